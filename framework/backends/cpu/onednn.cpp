@@ -1,0 +1,66 @@
+#include "framework/backends/cpu/onednn.h"
+
+#include <omp.h>
+
+#include <unordered_map>
+#include <vector>
+
+namespace nf::cpu {
+
+dnnl::engine& engine() {
+  static dnnl::engine e(dnnl::engine::kind::cpu, 0);
+  return e;
+}
+
+dnnl::stream& stream() {
+  thread_local dnnl::stream s(engine());
+  return s;
+}
+
+dnnl::memory::dims dims(const Shape& s) { return dnnl::memory::dims(s.begin(), s.end()); }
+
+dnnl::memory::data_type data_type(DType t) {
+  switch (t) {
+    case DType::F32: return dnnl::memory::data_type::f32;
+    case DType::F16: return dnnl::memory::data_type::f16;
+    case DType::BF16: return dnnl::memory::data_type::bf16;
+    case DType::I64: break;
+  }
+  throw Error(std::string("oneDNN has no ") + dtype_name(t) + " tensors");
+}
+
+dnnl::memory::desc plain_desc(const Shape& shape, DType dtype) {
+  Shape s = shape.empty() ? Shape{1} : shape;
+  return dnnl::memory::desc(dims(s), data_type(dtype), dims(contiguous_strides(s)));
+}
+
+dnnl::memory memory(const Tensor& t) { return memory(plain_desc(t.shape(), t.dtype()), t); }
+
+dnnl::memory memory(const dnnl::memory::desc& md, const Tensor& t) {
+  NF_CHECK(t.device().is_cpu() && t.is_contiguous(), "oneDNN needs a contiguous CPU tensor, got " + t.str());
+  return dnnl::memory(md, engine(), t.raw_data());
+}
+
+dnnl::memory scratch_memory(const dnnl::memory::desc& md, int slot) {
+  thread_local std::vector<std::shared_ptr<Storage>> buffers;
+  if (buffers.size() <= static_cast<size_t>(slot)) buffers.resize(slot + 1);
+  auto& buf = buffers[slot];
+  size_t need = md.get_size();
+  if (!buf || buf->nbytes() < need) buf = std::make_shared<Storage>(need, Device::cpu());
+  return dnnl::memory(md, engine(), buf->data());
+}
+
+namespace {
+std::unordered_map<std::string, std::shared_ptr<void>>& cache_map() {
+  thread_local std::unordered_map<std::string, std::shared_ptr<void>> m;
+  return m;
+}
+}  // namespace
+
+std::shared_ptr<void>& cache_slot(const std::string& k) { return cache_map()[k]; }
+size_t cache_size() { return cache_map().size(); }
+
+void set_num_threads(int n) { omp_set_num_threads(n > 0 ? n : omp_get_num_procs()); }
+int num_threads() { return omp_get_max_threads(); }
+
+}  // namespace nf::cpu

@@ -1,0 +1,305 @@
+#include "framework/core/tensor.h"
+
+#include <cmath>
+#include <cstring>
+#include <sstream>
+
+namespace nf {
+
+std::string shape_str(const Shape& s) {
+  std::ostringstream os;
+  os << "[";
+  for (size_t i = 0; i < s.size(); ++i) os << (i ? ", " : "") << s[i];
+  os << "]";
+  return os.str();
+}
+
+int64_t shape_numel(const Shape& s) {
+  int64_t n = 1;
+  for (int64_t d : s) n *= d;
+  return n;
+}
+
+Shape contiguous_strides(const Shape& shape) {
+  Shape st(shape.size());
+  int64_t acc = 1;
+  for (int64_t i = static_cast<int64_t>(shape.size()) - 1; i >= 0; --i) {
+    st[i] = acc;
+    acc *= shape[i];
+  }
+  return st;
+}
+
+Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
+  for (int64_t d : shape) NF_CHECK(d >= 0, "negative dimension in shape " + shape_str(shape));
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = std::make_shared<Storage>(shape_numel(shape) * dtype_size(dtype), device);
+  impl->shape = shape;
+  impl->strides = contiguous_strides(shape);
+  impl->dtype = dtype;
+  return Tensor(std::move(impl));
+}
+
+Tensor Tensor::zeros(const Shape& shape, DType dtype, Device device) { return full(shape, 0.0, dtype, device); }
+
+Tensor Tensor::full(const Shape& shape, double value, DType dtype, Device device) {
+  Tensor t = empty(shape, dtype, Device::cpu());
+  t.fill_(value);
+  return t.to(device);
+}
+
+Tensor Tensor::from_vector(const std::vector<float>& values, const Shape& shape, Device device) {
+  NF_CHECK(static_cast<int64_t>(values.size()) == shape_numel(shape),
+           "from_vector: " + std::to_string(values.size()) + " values for shape " + shape_str(shape));
+  Tensor t = empty(shape, DType::F32);
+  std::memcpy(t.raw_data(), values.data(), values.size() * sizeof(float));
+  return t.to(device);
+}
+
+Tensor Tensor::from_vector(const std::vector<int64_t>& values, const Shape& shape, Device device) {
+  NF_CHECK(static_cast<int64_t>(values.size()) == shape_numel(shape),
+           "from_vector: " + std::to_string(values.size()) + " values for shape " + shape_str(shape));
+  Tensor t = empty(shape, DType::I64);
+  std::memcpy(t.raw_data(), values.data(), values.size() * sizeof(int64_t));
+  return t.to(device);
+}
+
+int64_t Tensor::size(int64_t d) const {
+  int64_t n = dim();
+  if (d < 0) d += n;
+  NF_CHECK(d >= 0 && d < n, "dimension " + std::to_string(d) + " out of range for " + str());
+  return impl_->shape[d];
+}
+
+bool Tensor::is_contiguous() const { return impl_->strides == contiguous_strides(impl_->shape); }
+
+Tensor Tensor::view(const Shape& shape) const {
+  NF_CHECK(is_contiguous(), "view of a non-contiguous tensor " + str());
+  Shape s = shape;
+  int64_t known = 1, infer = -1;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == -1) {
+      NF_CHECK(infer < 0, "view: more than one -1 in " + shape_str(shape));
+      infer = static_cast<int64_t>(i);
+    } else {
+      known *= s[i];
+    }
+  }
+  if (infer >= 0) s[infer] = known == 0 ? 0 : numel() / known;
+  NF_CHECK(shape_numel(s) == numel(), "view: cannot view " + str() + " as " + shape_str(shape));
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = impl_->storage;
+  impl->offset = impl_->offset;
+  impl->shape = s;
+  impl->strides = contiguous_strides(s);
+  impl->dtype = impl_->dtype;
+  return Tensor(std::move(impl));
+}
+
+Tensor Tensor::detach() const {
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = impl_->storage;
+  impl->offset = impl_->offset;
+  impl->shape = impl_->shape;
+  impl->strides = impl_->strides;
+  impl->dtype = impl_->dtype;
+  return Tensor(std::move(impl));
+}
+
+// Packs a strided CPU tensor into dst (contiguous, same shape and dtype).
+static void pack_strided(const Tensor& src, void* dst) {
+  const size_t es = dtype_size(src.dtype());
+  const Shape& shape = src.shape();
+  const Shape& st = src.strides();
+  const int64_t n = src.numel(), nd = src.dim();
+  const char* base = static_cast<const char*>(src.storage()->data()) + src.impl()->offset * es;
+  std::vector<int64_t> idx(nd, 0);
+  char* out = static_cast<char*>(dst);
+  for (int64_t i = 0; i < n; ++i) {
+    int64_t off = 0;
+    for (int64_t d = 0; d < nd; ++d) off += idx[d] * st[d];
+    std::memcpy(out + i * es, base + off * es, es);
+    for (int64_t d = nd - 1; d >= 0; --d) {
+      if (++idx[d] < shape[d]) break;
+      idx[d] = 0;
+    }
+  }
+}
+
+Tensor Tensor::contiguous() const {
+  if (is_contiguous()) return *this;
+  NF_CHECK(device().is_cpu(), "contiguous(): strided copies are CPU-only, got " + str());
+  Tensor out = empty(shape(), dtype(), device());
+  pack_strided(*this, out.raw_data());
+  return out;
+}
+
+Tensor Tensor::clone() const {
+  Tensor out = empty(shape(), dtype(), device());
+  out.copy_(*this);
+  return out;
+}
+
+Tensor Tensor::to(Device d) const {
+  if (d == device()) return *this;
+  Tensor src = contiguous();
+  Tensor out = empty(shape(), dtype(), d);
+  copy_bytes(out.raw_data(), d, src.raw_data(), device(), nbytes());
+  return out;
+}
+
+void Tensor::copy_(const Tensor& src) {
+  NF_CHECK(src.shape() == shape(), "copy_: shape " + shape_str(src.shape()) + " into " + str());
+  NF_CHECK(src.dtype() == dtype(), "copy_: dtype " + std::string(dtype_name(src.dtype())) + " into " + str());
+  NF_CHECK(is_contiguous(), "copy_ into a non-contiguous tensor " + str());
+  Tensor s = src.device().is_cpu() ? src.contiguous() : src;
+  copy_bytes(raw_data(), device(), s.raw_data(), s.device(), nbytes());
+}
+
+Tensor Tensor::to(DType t) const {
+  if (t == dtype()) return *this;
+  NF_CHECK(device().is_cpu(), "dtype conversion is CPU-only here, got " + str());
+  std::vector<float> v = to_vector();
+  Tensor out = empty(shape(), t);
+  const int64_t n = numel();
+  for (int64_t i = 0; i < n; ++i) {
+    switch (t) {
+      case DType::F32: out.data<float>()[i] = v[i]; break;
+      case DType::F16: out.data<uint16_t>()[i] = float_to_f16(v[i]); break;
+      case DType::BF16: out.data<uint16_t>()[i] = float_to_bf16(v[i]); break;
+      case DType::I64: out.data<int64_t>()[i] = static_cast<int64_t>(v[i]); break;
+    }
+  }
+  return out;
+}
+
+void Tensor::fill_(double value) {
+  NF_CHECK(is_contiguous(), "fill_ on a non-contiguous tensor " + str());
+  Tensor host = device().is_cpu() ? *this : empty(shape(), dtype());
+  const int64_t n = numel();
+  switch (dtype()) {
+    case DType::F32: {
+      float* p = host.data<float>();
+      for (int64_t i = 0; i < n; ++i) p[i] = static_cast<float>(value);
+      break;
+    }
+    case DType::F16:
+    case DType::BF16: {
+      uint16_t h = dtype() == DType::F16 ? float_to_f16(static_cast<float>(value))
+                                         : float_to_bf16(static_cast<float>(value));
+      uint16_t* p = host.data<uint16_t>();
+      for (int64_t i = 0; i < n; ++i) p[i] = h;
+      break;
+    }
+    case DType::I64: {
+      int64_t* p = host.data<int64_t>();
+      for (int64_t i = 0; i < n; ++i) p[i] = static_cast<int64_t>(value);
+      break;
+    }
+  }
+  if (!device().is_cpu()) copy_(host);
+}
+
+std::vector<float> Tensor::to_vector() const {
+  Tensor h = to(Device::cpu()).contiguous();
+  const int64_t n = numel();
+  std::vector<float> v(n);
+  for (int64_t i = 0; i < n; ++i) {
+    switch (dtype()) {
+      case DType::F32: v[i] = h.data<float>()[i]; break;
+      case DType::F16: v[i] = f16_to_float(h.data<uint16_t>()[i]); break;
+      case DType::BF16: v[i] = bf16_to_float(h.data<uint16_t>()[i]); break;
+      case DType::I64: v[i] = static_cast<float>(h.data<int64_t>()[i]); break;
+    }
+  }
+  return v;
+}
+
+std::vector<int64_t> Tensor::to_int_vector() const {
+  NF_CHECK(dtype() == DType::I64, "to_int_vector on " + str());
+  Tensor h = to(Device::cpu()).contiguous();
+  return std::vector<int64_t>(h.data<int64_t>(), h.data<int64_t>() + numel());
+}
+
+double Tensor::item() const {
+  NF_CHECK(numel() == 1, "item() on " + str() + ", which has " + std::to_string(numel()) + " elements");
+  if (dtype() == DType::I64) return static_cast<double>(to_int_vector()[0]);
+  return to_vector()[0];
+}
+
+Tensor& Tensor::set_requires_grad(bool r) {
+  NF_CHECK(!r || dtype() != DType::I64, "integer tensors cannot require gradients");
+  impl_->requires_grad = r;
+  return *this;
+}
+
+std::string Tensor::str() const {
+  if (!defined()) return "Tensor[undefined]";
+  return std::string("Tensor[") + dtype_name(dtype()) + " " + device().str() + " " + shape_str(shape()) + "]";
+}
+
+uint16_t float_to_bf16(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  if (std::isnan(f)) return static_cast<uint16_t>((u >> 16) | 0x40);
+  u += 0x7fff + ((u >> 16) & 1);  // round to nearest even
+  return static_cast<uint16_t>(u >> 16);
+}
+
+float bf16_to_float(uint16_t h) {
+  uint32_t u = static_cast<uint32_t>(h) << 16;
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+
+// IEEE binary16 <-> binary32 with round-to-nearest-even, subnormals, inf and nan.
+uint16_t float_to_f16(float f) {
+  uint32_t x;
+  std::memcpy(&x, &f, 4);
+  uint32_t sign = (x >> 16) & 0x8000;
+  uint32_t mant = x & 0x7fffff;
+  int32_t exp = static_cast<int32_t>((x >> 23) & 0xff);
+  if (exp == 0xff) return static_cast<uint16_t>(sign | 0x7c00 | (mant ? 0x200 : 0));
+  int32_t e = exp - 127 + 15;
+  if (e >= 0x1f) return static_cast<uint16_t>(sign | 0x7c00);
+  if (e <= 0) {
+    if (e < -10) return static_cast<uint16_t>(sign);
+    mant |= 0x800000;
+    uint32_t shift = static_cast<uint32_t>(14 - e);
+    uint32_t half = mant >> shift;
+    uint32_t rem = mant & ((1u << shift) - 1), mid = 1u << (shift - 1);
+    if (rem > mid || (rem == mid && (half & 1))) ++half;
+    return static_cast<uint16_t>(sign | half);
+  }
+  uint32_t half = (static_cast<uint32_t>(e) << 10) | (mant >> 13);
+  uint32_t rem = mant & 0x1fff;
+  if (rem > 0x1000 || (rem == 0x1000 && (half & 1))) ++half;  // may carry into exponent: correct
+  return static_cast<uint16_t>(sign | half);
+}
+
+float f16_to_float(uint16_t h) {
+  uint32_t sign = static_cast<uint32_t>(h & 0x8000) << 16;
+  uint32_t exp = (h >> 10) & 0x1f, mant = h & 0x3ff, x;
+  if (exp == 0) {
+    if (mant == 0) {
+      x = sign;
+    } else {  // subnormal: normalize
+      int e = -1;
+      do {
+        ++e;
+        mant <<= 1;
+      } while (!(mant & 0x400));
+      x = sign | (static_cast<uint32_t>(127 - 15 - e) << 23) | ((mant & 0x3ff) << 13);
+    }
+  } else if (exp == 0x1f) {
+    x = sign | 0x7f800000 | (mant << 13);
+  } else {
+    x = sign | ((exp + 127 - 15) << 23) | (mant << 13);
+  }
+  float f;
+  std::memcpy(&f, &x, 4);
+  return f;
+}
+
+}  // namespace nf

@@ -1,0 +1,115 @@
+// Tensor: a handle (shared_ptr) to a TensorImpl holding shape, strides (in elements),
+// dtype, device, a shared Storage plus an element offset, and the autograd fields
+// (requires_grad, accumulated grad, and grad_fn: the Node that produced it).
+// Copying a Tensor copies the handle, as in PyTorch. Image tensors are NCHW.
+#pragma once
+#include <cstdint>
+#include <initializer_list>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "framework/core/dtype.h"
+#include "framework/core/error.h"
+#include "framework/core/storage.h"
+
+namespace nf {
+
+using Shape = std::vector<int64_t>;
+std::string shape_str(const Shape& s);  // "[2, 3, 4]"
+int64_t shape_numel(const Shape& s);
+
+struct Node;  // framework/autograd/autograd.h
+class Tensor;
+
+struct TensorImpl {
+  std::shared_ptr<Storage> storage;
+  int64_t offset = 0;  // in elements
+  Shape shape, strides;
+  DType dtype = DType::F32;
+  bool requires_grad = false;
+  std::shared_ptr<TensorImpl> grad;    // accumulated gradient (leaves)
+  std::shared_ptr<Node> grad_fn;       // producer in the autograd graph (non-leaves)
+};
+
+class Tensor {
+ public:
+  Tensor() = default;  // undefined tensor
+  explicit Tensor(std::shared_ptr<TensorImpl> impl) : impl_(std::move(impl)) {}
+
+  // Factories. Memory from empty() is uninitialized.
+  static Tensor empty(const Shape& shape, DType dtype = DType::F32, Device device = Device::cpu());
+  static Tensor zeros(const Shape& shape, DType dtype = DType::F32, Device device = Device::cpu());
+  static Tensor full(const Shape& shape, double value, DType dtype = DType::F32,
+                     Device device = Device::cpu());
+  static Tensor ones(const Shape& shape, DType dtype = DType::F32, Device device = Device::cpu()) {
+    return full(shape, 1.0, dtype, device);
+  }
+  static Tensor from_vector(const std::vector<float>& values, const Shape& shape,
+                            Device device = Device::cpu());
+  static Tensor from_vector(const std::vector<int64_t>& values, const Shape& shape,
+                            Device device = Device::cpu());
+  static Tensor scalar(double v, DType dtype = DType::F32) { return full({}, v, dtype); }
+
+  bool defined() const { return impl_ != nullptr; }
+  TensorImpl* impl() const { return impl_.get(); }
+  const std::shared_ptr<TensorImpl>& impl_ptr() const { return impl_; }
+
+  const Shape& shape() const { return impl_->shape; }
+  const Shape& strides() const { return impl_->strides; }
+  int64_t dim() const { return static_cast<int64_t>(impl_->shape.size()); }
+  int64_t size(int64_t d) const;  // negative d counts from the end
+  int64_t numel() const { return shape_numel(impl_->shape); }
+  size_t nbytes() const { return numel() * dtype_size(dtype()); }
+  DType dtype() const { return impl_->dtype; }
+  Device device() const { return impl_->storage->device(); }
+  bool is_contiguous() const;
+  const std::shared_ptr<Storage>& storage() const { return impl_->storage; }
+
+  void* raw_data() const {
+    return static_cast<char*>(impl_->storage->data()) + impl_->offset * dtype_size(dtype());
+  }
+  template <class T>
+  T* data() const {
+    return static_cast<T*>(raw_data());
+  }
+
+  // Views and copies (no autograd; ops/shape.h has the differentiable reshape/flatten).
+  Tensor view(const Shape& shape) const;  // same storage; requires contiguous; one dim may be -1
+  Tensor contiguous() const;              // this if already contiguous, else a packed copy
+  Tensor clone() const;                   // packed copy, no autograd history
+  Tensor detach() const;                  // same storage, no autograd history
+  Tensor to(Device device) const;         // copy to device (this if already there)
+  Tensor to(DType dtype) const;           // converted copy (this if same dtype); CPU only
+  void copy_(const Tensor& src);          // same shape; any device pair; dtype must match
+  void fill_(double value);
+
+  // Host read-back helpers (copy from the device if needed).
+  std::vector<float> to_vector() const;  // F32 (F16/BF16 converted)
+  std::vector<int64_t> to_int_vector() const;  // I64
+  double item() const;                   // one element
+
+  // Autograd.
+  bool requires_grad() const { return impl_->requires_grad; }
+  Tensor& set_requires_grad(bool r);
+  Tensor grad() const { return Tensor(impl_->grad); }
+  void set_grad(const Tensor& g) { impl_->grad = g.impl_; }
+  const std::shared_ptr<Node>& grad_fn() const { return impl_->grad_fn; }
+  bool is_leaf() const { return impl_->grad_fn == nullptr; }
+  void backward(const Tensor& grad_output = Tensor()) const;  // framework/autograd
+
+  std::string str() const;  // "Tensor[F32 cpu [2, 3]]"
+
+ private:
+  std::shared_ptr<TensorImpl> impl_;
+};
+
+Shape contiguous_strides(const Shape& shape);
+
+// bfloat16 / float16 conversions (round-to-nearest-even), used by io and dtype casts.
+uint16_t float_to_bf16(float f);
+float bf16_to_float(uint16_t h);
+uint16_t float_to_f16(float f);
+float f16_to_float(uint16_t h);
+
+}  // namespace nf

@@ -1,0 +1,124 @@
+// Shared test helpers: random tensors, closeness checks that report the observed
+// error, finite-difference gradient checks, and the PyTorch reference dumps.
+#pragma once
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <functional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "framework/autograd/autograd.h"
+#include "framework/core/tensor.h"
+#include "framework/io/safetensors.h"
+
+namespace nf::test {
+
+inline Tensor randn(const Shape& shape, uint64_t seed, float scale = 1.f) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<float> d(0.f, scale);
+  std::vector<float> v(shape_numel(shape));
+  for (float& x : v) x = d(rng);
+  return Tensor::from_vector(v, shape);
+}
+
+inline Tensor uniform(const Shape& shape, uint64_t seed, float lo, float hi) {
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<float> d(lo, hi);
+  std::vector<float> v(shape_numel(shape));
+  for (float& x : v) x = d(rng);
+  return Tensor::from_vector(v, shape);
+}
+
+// Max absolute and relative (|a-b| / max(|b|, floor)) differences, printed so the
+// observed tolerances can be quoted, then asserted.
+inline void expect_close(const std::string& what, const Tensor& actual, const Tensor& expected, double rtol,
+                         double atol = 1e-6) {
+  ASSERT_TRUE(actual.defined()) << what << ": undefined";
+  ASSERT_EQ(shape_str(actual.shape()), shape_str(expected.shape())) << what;
+  std::vector<float> a = actual.to_vector(), b = expected.to_vector();
+  double max_abs = 0, max_rel = 0, max_b = 0;
+  size_t bad = 0, first_bad = 0;
+  for (size_t i = 0; i < a.size(); ++i) max_b = std::max(max_b, (double)std::fabs(b[i]));
+  for (size_t i = 0; i < a.size(); ++i) {
+    double d = std::fabs((double)a[i] - b[i]);
+    max_abs = std::max(max_abs, d);
+    max_rel = std::max(max_rel, d / std::max((double)std::fabs(b[i]), 1e-3 * max_b + 1e-12));
+    if (!(d <= atol + rtol * std::fabs(b[i]))) {
+      if (!bad) first_bad = i;
+      ++bad;
+    }
+  }
+  std::printf("[close] %-40s max_abs=%.3g max_rel=%.3g (n=%zu)\n", what.c_str(), max_abs, max_rel, a.size());
+  EXPECT_EQ(bad, 0u) << what << ": " << bad << " of " << a.size() << " elements off; first at " << first_bad
+                     << ": " << (a.empty() ? 0 : a[first_bad]) << " vs " << (b.empty() ? 0 : b[first_bad])
+                     << " (rtol " << rtol << ", atol " << atol << ")";
+}
+
+inline void expect_bitwise_equal(const std::string& what, const Tensor& a, const Tensor& b) {
+  ASSERT_EQ(shape_str(a.shape()), shape_str(b.shape())) << what;
+  ASSERT_EQ(a.dtype(), b.dtype()) << what;
+  Tensor x = a.to(Device::cpu()).contiguous(), y = b.to(Device::cpu()).contiguous();
+  EXPECT_EQ(0, std::memcmp(x.raw_data(), y.raw_data(), x.nbytes())) << what << " differs bitwise";
+}
+
+// Finite-difference gradient check. f maps inputs to one output y; the check uses
+// L = sum(y * R) for a fixed random R, central differences with step eps, sums in
+// double. Checks every input with requires_grad; at most max_elems entries each
+// (spread over the tensor).
+inline void gradcheck(const std::string& what, const std::function<Tensor(const std::vector<Tensor>&)>& f,
+                      std::vector<Tensor> inputs, double eps = 1e-2, double rtol = 2e-2, double atol = 2e-3,
+                      int64_t max_elems = 200) {
+  Tensor y = f(inputs);
+  Tensor R = randn(y.shape(), 1234);
+  std::vector<float> r = R.to_vector();
+  for (Tensor& x : inputs)
+    if (x.defined() && x.requires_grad()) x.set_grad(Tensor());
+  y.backward(R);
+  auto loss = [&](const std::vector<Tensor>& in) {
+    NoGradGuard ng;
+    std::vector<float> v = f(in).to_vector();
+    double s = 0;
+    for (size_t i = 0; i < v.size(); ++i) s += (double)v[i] * r[i];
+    return s;
+  };
+  for (size_t k = 0; k < inputs.size(); ++k) {
+    Tensor x = inputs[k];
+    if (!x.defined() || !x.requires_grad()) continue;
+    ASSERT_TRUE(x.grad().defined()) << what << ": input " << k << " got no gradient";
+    std::vector<float> g = x.grad().to_vector();
+    int64_t n = x.numel(), step = std::max<int64_t>(1, n / max_elems);
+    float* p = x.data<float>();
+    double max_err = 0;
+    for (int64_t i = 0; i < n; i += step) {
+      float orig = p[i];
+      p[i] = orig + (float)eps;
+      double lp = loss(inputs);
+      p[i] = orig - (float)eps;
+      double lm = loss(inputs);
+      p[i] = orig;
+      double num = (lp - lm) / (2 * eps);
+      double err = std::fabs(num - g[i]);
+      max_err = std::max(max_err, err / (atol + rtol * std::fabs(num)));
+      EXPECT_LE(err, atol + rtol * std::fabs(num))
+          << what << ": d/dinput" << k << "[" << i << "] numeric " << num << " analytic " << g[i];
+      if (err > atol + rtol * std::fabs(num)) return;  // one report per check is enough
+    }
+    std::printf("[gradcheck] %-32s input %zu: max err/tol = %.3f\n", what.c_str(), k, max_err);
+  }
+}
+
+// Reference tensors written by tests/parity/ref_*.py (PyTorch 1.13) at build time.
+inline io::TensorDict load_ref(const std::string& name) {
+  return io::load_safetensors(std::string(NF_PARITY_DIR) + "/" + name + ".safetensors");
+}
+
+inline Tensor param(Tensor t) {
+  t = t.clone();
+  t.set_requires_grad(true);
+  return t;
+}
+
+}  // namespace nf::test
