@@ -1,0 +1,104 @@
+#include "layers/module.h"
+
+namespace nf {
+
+Tensor& Module::register_parameter(const std::string& name, Tensor t, bool requires_grad) {
+  t.set_requires_grad(requires_grad);
+  params_.emplace_back(name, t);
+  return params_.back().second;
+}
+
+Tensor& Module::register_buffer(const std::string& name, Tensor t) {
+  buffers_.emplace_back(name, t);
+  return buffers_.back().second;
+}
+
+Named<ModulePtr> Module::named_modules() const {
+  Named<ModulePtr> out;
+  for (const auto& [name, child] : children_) {
+    out.emplace_back(name, child);
+    for (auto& [sub, m] : child->named_modules()) out.emplace_back(name + "." + sub, m);
+  }
+  return out;
+}
+
+Named<Tensor> Module::named_parameters() const {
+  Named<Tensor> out = params_;
+  for (const auto& [name, child] : children_)
+    for (auto& [sub, t] : child->named_parameters()) out.emplace_back(name + "." + sub, t);
+  return out;
+}
+
+Named<Tensor> Module::named_buffers() const {
+  Named<Tensor> out = buffers_;
+  for (const auto& [name, child] : children_)
+    for (auto& [sub, t] : child->named_buffers()) out.emplace_back(name + "." + sub, t);
+  return out;
+}
+
+std::vector<Tensor> Module::parameters() const {
+  std::vector<Tensor> out;
+  for (auto& [n, t] : named_parameters()) out.push_back(t);
+  return out;
+}
+
+io::TensorDict Module::state_dict() const {
+  io::TensorDict d;
+  for (auto& [n, t] : named_parameters()) d[n] = t;
+  for (auto& [n, t] : named_buffers()) d[n] = t;
+  return d;
+}
+
+void Module::load_state_dict(const io::TensorDict& dict, bool strict) {
+  io::TensorDict own = state_dict();
+  if (strict)
+    for (auto& [name, t] : dict)
+      NF_CHECK(own.count(name), "load_state_dict: unexpected key '" + name + "' (no such parameter or buffer)");
+  for (auto& [name, t] : own) {
+    auto it = dict.find(name);
+    if (it == dict.end()) {
+      NF_CHECK(!strict, "load_state_dict: missing key '" + name + "'");
+      continue;
+    }
+    NF_CHECK(it->second.shape() == t.shape(), "load_state_dict: '" + name + "' has shape " +
+                                                  shape_str(it->second.shape()) + ", the model expects " +
+                                                  shape_str(t.shape()));
+    NF_CHECK(it->second.dtype() == t.dtype(), "load_state_dict: '" + name + "' has dtype " +
+                                                  dtype_name(it->second.dtype()) + ", the model expects " +
+                                                  dtype_name(t.dtype()));
+    Tensor dst = t;
+    dst.copy_(it->second);
+  }
+}
+
+void Module::train(bool on) {
+  training_ = on;
+  for (auto& [n, c] : children_) c->train(on);
+}
+
+void Module::zero_grad() {
+  for (auto& [n, t] : named_parameters()) t.set_grad(Tensor());
+}
+
+std::string Module::repr(int indent) const {
+  std::string s = type_name() + "(" + extra_repr();
+  if (children_.empty()) return s + ")";
+  s += "\n";
+  for (const auto& [name, child] : children_)
+    s += std::string(indent + 2, ' ') + "(" + name + "): " + child->repr(indent + 2) + "\n";
+  return s + std::string(indent, ' ') + ")";
+}
+
+Sequential::Sequential(std::vector<ModulePtr> mods) {
+  for (auto& m : mods) push_back(std::move(m));
+}
+
+void Sequential::push_back(ModulePtr m) { register_module(std::to_string(children().size()), std::move(m)); }
+
+Tensor Sequential::forward(const Tensor& x) {
+  Tensor h = x;
+  for (const auto& [n, c] : children()) h = c->forward(h);
+  return h;
+}
+
+}  // namespace nf

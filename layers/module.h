@@ -1,0 +1,76 @@
+// Module: the base of every layer and model (as torch.nn.Module). It owns named
+// parameters and buffers and named child modules, in registration order; names
+// compose with '.' into PyTorch state_dict names ("layer1.0.bn1.running_var").
+// train()/eval() switch the whole tree; freezing is requires_grad(false) on a parameter.
+// Layers are thin: forward() calls one op in framework/ops.
+#pragma once
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "framework/core/tensor.h"
+#include "framework/io/safetensors.h"
+
+namespace nf {
+
+class Module;
+using ModulePtr = std::shared_ptr<Module>;
+template <class T>
+using Named = std::vector<std::pair<std::string, T>>;
+
+class Module {
+ public:
+  virtual ~Module() = default;
+  virtual Tensor forward(const Tensor& x) = 0;
+  Tensor operator()(const Tensor& x) { return forward(x); }
+  virtual std::string type_name() const = 0;  // "Conv2d", "BatchNorm2d", ...
+  virtual std::string extra_repr() const { return ""; }  // "3, 16, kernel_size=3, ..."
+
+  // Recursive views, prefixed with the path from this module.
+  Named<Tensor> named_parameters() const;
+  Named<Tensor> named_buffers() const;
+  Named<ModulePtr> named_modules() const;  // descendants, depth first, not this one
+  std::vector<Tensor> parameters() const;
+  const Named<ModulePtr>& children() const { return children_; }
+
+  // Parameters + buffers by state_dict name; load copies values into the existing
+  // tensors (shapes must match). strict: every key present, no unknown key.
+  io::TensorDict state_dict() const;
+  void load_state_dict(const io::TensorDict& dict, bool strict = true);
+
+  virtual void train(bool on = true);
+  void eval() { train(false); }
+  bool is_training() const { return training_; }
+
+  void zero_grad();  // sets every parameter's grad to undefined
+  std::string repr(int indent = 0) const;  // PyTorch-like printout of the tree
+
+ protected:
+  Tensor& register_parameter(const std::string& name, Tensor t, bool requires_grad = true);
+  Tensor& register_buffer(const std::string& name, Tensor t);
+  template <class M>
+  std::shared_ptr<M> register_module(const std::string& name, std::shared_ptr<M> m) {
+    children_.emplace_back(name, m);
+    return m;
+  }
+  bool training_ = true;
+
+ private:
+  Named<Tensor> params_, buffers_;
+  Named<ModulePtr> children_;
+};
+
+// Sequential: children named "0", "1", ...; forward chains them.
+class Sequential : public Module {
+ public:
+  Sequential() = default;
+  explicit Sequential(std::vector<ModulePtr> mods);
+  void push_back(ModulePtr m);
+  Tensor forward(const Tensor& x) override;
+  std::string type_name() const override { return "Sequential"; }
+  size_t size() const { return children().size(); }
+  ModulePtr at(size_t i) const { return children()[i].second; }
+};
+
+}  // namespace nf
