@@ -1,0 +1,271 @@
+// conv2d: forward, backward-data, backward-weights (+ bias). CPU through oneDNN's
+// direct convolution primitives, which choose their own (blocked) layouts
+// (format_tag::any); our plain NCHW/OIHW tensors are reordered into those layouts in
+// scratch buffers and results reordered back. Every primitive and reorder is cached by
+// the full geometry, so a steady-state training step builds nothing.
+// Scratch slots: 0 primitive scratchpads; 1..6 temporary blocked tensors of one call.
+#include "framework/ops/conv.h"
+
+#include <unordered_map>
+
+#include "framework/autograd/autograd.h"
+#include "framework/backends/cpu/onednn.h"
+#include "framework/ops/dispatch.h"
+
+namespace nf::ops {
+
+namespace {
+
+using dnnl::memory;
+
+// Shapes and oneDNN parameters of one convolution; `key` names them all.
+struct Geometry {
+  Shape x, w, y;
+  Shape w_dims;  // oneDNN weights: [O, C/G, KH, KW], or [G, O/G, C/G, KH, KW] when grouped
+  memory::dims strides, dilates, pad_l, pad_r;
+  std::string key;
+};
+
+Geometry geometry(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dParams& p) {
+  check_dtype("conv2d", x, DType::F32);
+  check_dtype("conv2d", w, DType::F32);
+  NF_CHECK(x.dim() == 4, "conv2d: input must be [N, C, H, W], got " + shape_str(x.shape()));
+  NF_CHECK(w.dim() == 4, "conv2d: weight must be [O, C/groups, KH, KW], got " + shape_str(w.shape()));
+  NF_CHECK(p.groups >= 1 && p.stride_h >= 1 && p.stride_w >= 1 && p.dilation_h >= 1 && p.dilation_w >= 1 &&
+               p.pad_h >= 0 && p.pad_w >= 0,
+           "conv2d: need groups, stride, dilation >= 1 and padding >= 0, got groups=" + std::to_string(p.groups) +
+               " stride=(" + std::to_string(p.stride_h) + ", " + std::to_string(p.stride_w) + ") dilation=(" +
+               std::to_string(p.dilation_h) + ", " + std::to_string(p.dilation_w) + ") padding=(" +
+               std::to_string(p.pad_h) + ", " + std::to_string(p.pad_w) + ")");
+  const int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
+  const int64_t O = w.size(0), KH = w.size(2), KW = w.size(3), G = p.groups;
+  const std::string shapes = "input " + shape_str(x.shape()) + ", weight " + shape_str(w.shape()) +
+                             ", groups=" + std::to_string(G);
+  NF_CHECK(C % G == 0 && O % G == 0, "conv2d: channels must be divisible by groups: " + shapes);
+  NF_CHECK(w.size(1) * G == C, "conv2d: input has " + std::to_string(C) + " channels, weight expects " +
+                                   std::to_string(w.size(1) * G) + ": " + shapes);
+  if (b.defined()) {
+    check_dtype("conv2d", b, DType::F32);
+    NF_CHECK(b.shape() == Shape{O}, "conv2d: bias must be [" + std::to_string(O) + "], got " + shape_str(b.shape()));
+  }
+  const int64_t ext_h = p.dilation_h * (KH - 1) + 1, ext_w = p.dilation_w * (KW - 1) + 1;
+  NF_CHECK(ext_h <= H + 2 * p.pad_h && ext_w <= W + 2 * p.pad_w,
+           "conv2d: kernel (dilated " + std::to_string(ext_h) + "x" + std::to_string(ext_w) +
+               ") is larger than the padded input (" + std::to_string(H + 2 * p.pad_h) + "x" +
+               std::to_string(W + 2 * p.pad_w) + "): " + shapes);
+  Geometry g;
+  g.x = x.shape();
+  g.w = w.shape();
+  g.y = {N, O, (H + 2 * p.pad_h - ext_h) / p.stride_h + 1, (W + 2 * p.pad_w - ext_w) / p.stride_w + 1};
+  g.w_dims = G == 1 ? g.w : Shape{G, O / G, C / G, KH, KW};
+  g.strides = {p.stride_h, p.stride_w};
+  g.dilates = {p.dilation_h - 1, p.dilation_w - 1};  // oneDNN counts the gaps
+  g.pad_l = g.pad_r = {p.pad_h, p.pad_w};
+  g.key = cpu::key(g.x, g.w, p.stride_h, p.stride_w, p.pad_h, p.pad_w, p.dilation_h, p.dilation_w, G);
+  return g;
+}
+
+memory::desc any_desc(const memory::dims& d) {
+  return memory::desc(d, memory::data_type::f32, memory::format_tag::any);
+}
+memory::desc plain_weights(const Geometry& g) { return cpu::plain_desc(g.w_dims); }
+
+dnnl::primitive_attr user_scratchpad() {
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  return attr;
+}
+
+// One tensor argument of a primitive: its plain layout, the layout the primitive
+// chose, and the cached reorder between them (towards `want` for inputs, back for outputs).
+struct Port {
+  memory::desc plain, want;
+  bool same = true;
+  dnnl::reorder reorder;
+
+  Port() = default;
+  Port(const memory::desc& plain_md, const memory::desc& want_md, bool is_input)
+      : plain(plain_md), want(want_md), same(plain_md == want_md) {
+    if (same) return;
+    auto& e = cpu::engine();
+    reorder = is_input ? dnnl::reorder(dnnl::reorder::primitive_desc(e, plain, e, want))
+                       : dnnl::reorder(dnnl::reorder::primitive_desc(e, want, e, plain));
+  }
+  // Memory holding input t in the wanted layout (t itself, or a reordered copy in `slot`).
+  memory in(const Tensor& t, int slot) const {
+    memory m = cpu::memory(plain, t);
+    if (same) return m;
+    memory tmp = cpu::scratch_memory(want, slot);
+    reorder.execute(cpu::stream(), {{DNNL_ARG_FROM, m}, {DNNL_ARG_TO, tmp}});
+    return tmp;
+  }
+  // Memory the primitive writes output t into; finish() copies it back to t.
+  memory out(const Tensor& t, int slot) const { return same ? cpu::memory(plain, t) : cpu::scratch_memory(want, slot); }
+  void finish(const memory& m, const Tensor& t) const {
+    if (!same) reorder.execute(cpu::stream(), {{DNNL_ARG_FROM, m}, {DNNL_ARG_TO, cpu::memory(plain, t)}});
+  }
+};
+
+dnnl::convolution_forward::desc forward_desc(const Geometry& g, dnnl::prop_kind prop, bool bias) {
+  using D = dnnl::convolution_forward::desc;
+  auto alg = dnnl::algorithm::convolution_direct;
+  if (bias)
+    return D(prop, alg, any_desc(cpu::dims(g.x)), any_desc(g.w_dims), cpu::plain_desc({g.y[1]}),
+             any_desc(cpu::dims(g.y)), g.strides, g.dilates, g.pad_l, g.pad_r);
+  return D(prop, alg, any_desc(cpu::dims(g.x)), any_desc(g.w_dims), any_desc(cpu::dims(g.y)), g.strides, g.dilates,
+           g.pad_l, g.pad_r);
+}
+
+struct Forward {
+  dnnl::convolution_forward prim;
+  memory::desc scratchpad;
+  Port src, weights, dst;
+};
+
+struct BackwardData {
+  dnnl::convolution_backward_data prim;
+  memory::desc scratchpad;
+  Port diff_dst, weights, diff_src;
+};
+
+struct BackwardWeights {
+  dnnl::convolution_backward_weights prim;
+  memory::desc scratchpad;
+  Port src, diff_dst, diff_weights;
+};
+
+void cpu_forward(const Geometry& g, const Tensor& x, const Tensor& w, const Tensor& b, Tensor& y, bool training) {
+  const bool bias = b.defined();
+  auto& f = cpu::cached<Forward>(cpu::key("conv_fwd", g.key, bias, training), [&] {
+    auto prop = training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference;
+    dnnl::convolution_forward::primitive_desc pd(forward_desc(g, prop, bias), user_scratchpad(), cpu::engine());
+    return Forward{dnnl::convolution_forward(pd), pd.scratchpad_desc(), Port(cpu::plain_desc(g.x), pd.src_desc(), true),
+                   Port(plain_weights(g), pd.weights_desc(), true), Port(cpu::plain_desc(g.y), pd.dst_desc(), false)};
+  });
+  memory dst = f.dst.out(y, 3);
+  std::unordered_map<int, memory> args{{DNNL_ARG_SRC, f.src.in(x, 1)},
+                                       {DNNL_ARG_WEIGHTS, f.weights.in(w, 2)},
+                                       {DNNL_ARG_DST, dst},
+                                       {DNNL_ARG_SCRATCHPAD, cpu::scratch_memory(f.scratchpad, 0)}};
+  if (bias) args[DNNL_ARG_BIAS] = cpu::memory(b);
+  f.prim.execute(cpu::stream(), args);
+  f.dst.finish(dst, y);
+}
+
+// dx = conv_transpose(gy, w); dw (+ db) = correlation of x with gy. Only the gradients
+// asked for are computed; db alone (frozen weight) is a plain reduction.
+void cpu_backward(const Geometry& g, const Tensor& x, const Tensor& w, const Tensor& gy, Tensor* dx, Tensor* dw,
+                  Tensor* db) {
+  auto training_pd = [&](bool bias) {
+    return dnnl::convolution_forward::primitive_desc(forward_desc(g, dnnl::prop_kind::forward_training, bias),
+                                                     cpu::engine());
+  };
+  memory gy_blocked;  // diff_dst in the layout of the last primitive that used it
+  auto diff_dst = [&](const Port& port, int slot) {
+    if (!gy_blocked || !(gy_blocked.get_desc() == port.want)) gy_blocked = port.in(gy, slot);
+    return gy_blocked;
+  };
+  if (dx) {
+    auto& bd = cpu::cached<BackwardData>(cpu::key("conv_bwd_data", g.key), [&] {
+      dnnl::convolution_backward_data::desc d(dnnl::algorithm::convolution_direct, any_desc(cpu::dims(g.x)),
+                                              any_desc(g.w_dims), any_desc(cpu::dims(g.y)), g.strides, g.dilates,
+                                              g.pad_l, g.pad_r);
+      dnnl::convolution_backward_data::primitive_desc pd(d, user_scratchpad(), cpu::engine(), training_pd(false));
+      return BackwardData{dnnl::convolution_backward_data(pd), pd.scratchpad_desc(),
+                          Port(cpu::plain_desc(g.y), pd.diff_dst_desc(), true),
+                          Port(plain_weights(g), pd.weights_desc(), true),
+                          Port(cpu::plain_desc(g.x), pd.diff_src_desc(), false)};
+    });
+    *dx = Tensor::empty(g.x);
+    memory diff_src = bd.diff_src.out(*dx, 3);
+    bd.prim.execute(cpu::stream(), {{DNNL_ARG_DIFF_DST, diff_dst(bd.diff_dst, 1)},
+                                    {DNNL_ARG_WEIGHTS, bd.weights.in(w, 2)},
+                                    {DNNL_ARG_DIFF_SRC, diff_src},
+                                    {DNNL_ARG_SCRATCHPAD, cpu::scratch_memory(bd.scratchpad, 0)}});
+    bd.diff_src.finish(diff_src, *dx);
+  }
+  if (dw) {
+    const bool bias = db != nullptr;
+    auto& bw = cpu::cached<BackwardWeights>(cpu::key("conv_bwd_weights", g.key, bias), [&] {
+      using D = dnnl::convolution_backward_weights::desc;
+      auto alg = dnnl::algorithm::convolution_direct;
+      auto src = any_desc(cpu::dims(g.x)), wei = any_desc(g.w_dims), dst = any_desc(cpu::dims(g.y));
+      D d = bias ? D(alg, src, wei, cpu::plain_desc({g.y[1]}), dst, g.strides, g.dilates, g.pad_l, g.pad_r)
+                 : D(alg, src, wei, dst, g.strides, g.dilates, g.pad_l, g.pad_r);
+      dnnl::convolution_backward_weights::primitive_desc pd(d, user_scratchpad(), cpu::engine(), training_pd(bias));
+      return BackwardWeights{dnnl::convolution_backward_weights(pd), pd.scratchpad_desc(),
+                             Port(cpu::plain_desc(g.x), pd.src_desc(), true),
+                             Port(cpu::plain_desc(g.y), pd.diff_dst_desc(), true),
+                             Port(plain_weights(g), pd.diff_weights_desc(), false)};
+    });
+    *dw = Tensor::empty(g.w);
+    memory diff_weights = bw.diff_weights.out(*dw, 6);
+    std::unordered_map<int, memory> args{{DNNL_ARG_SRC, bw.src.in(x, 4)},
+                                         {DNNL_ARG_DIFF_DST, diff_dst(bw.diff_dst, 5)},
+                                         {DNNL_ARG_DIFF_WEIGHTS, diff_weights},
+                                         {DNNL_ARG_SCRATCHPAD, cpu::scratch_memory(bw.scratchpad, 0)}};
+    if (bias) {
+      *db = Tensor::empty({g.y[1]});
+      args[DNNL_ARG_DIFF_BIAS] = cpu::memory(*db);
+    }
+    bw.prim.execute(cpu::stream(), args);
+    bw.diff_weights.finish(diff_weights, *dw);
+  } else if (db) {
+    *db = sum_except_dim1(gy);
+  }
+}
+
+}  // namespace
+
+Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in, const Conv2dParams& p) {
+  check_same_device("conv2d", {x_in, w_in, b_in});
+  const Geometry g = geometry(x_in, w_in, b_in, p);
+  Tensor x = x_in.contiguous(), w = w_in.contiguous(), b = b_in.defined() ? b_in.contiguous() : Tensor();
+  const bool training = needs_grad({x_in, w_in, b_in});
+  Tensor y = Tensor::empty(g.y, x.dtype(), x.device());
+  switch (x.device().type) {
+    case DeviceType::CPU: cpu_forward(g, x, w, b, y, training); break;
+    default: unsupported_device("conv2d", x);
+  }
+  if (!training) return y;
+  const bool need_dx = x_in.requires_grad(), need_dw = w_in.requires_grad();
+  const bool need_db = b_in.defined() && b_in.requires_grad();
+  // Keep only what the wanted gradients read: dx needs w, dw needs x.
+  Tensor x_saved = need_dw ? x.detach() : Tensor(), w_saved = need_dx ? w.detach() : Tensor();
+  return record(y, "conv2d", {x_in, w_in, b_in}, [=](const Tensor& gy_in) {
+    Tensor gy = gy_in.contiguous();
+    Tensor dx, dw, db;
+    switch (gy.device().type) {
+      case DeviceType::CPU:
+        cpu_backward(g, x_saved, w_saved, gy, need_dx ? &dx : nullptr, need_dw ? &dw : nullptr,
+                     need_db ? &db : nullptr);
+        break;
+      default: unsupported_device("conv2d backward", gy);
+    }
+    return std::vector<Tensor>{dx, dw, db};
+  });
+}
+
+Tensor sum_except_dim1(const Tensor& g_in) {
+  NF_CHECK(g_in.dim() >= 2, "sum_except_dim1: need at least 2 dims, got " + shape_str(g_in.shape()));
+  check_dtype("sum_except_dim1", g_in, DType::F32);
+  Tensor g = g_in.contiguous();
+  Tensor out = Tensor::empty({g.size(1)}, g.dtype(), g.device());
+  switch (g.device().type) {
+    case DeviceType::CPU: {
+      Shape kept(g.dim(), 1);
+      kept[1] = g.size(1);
+      auto& p = cpu::cached<dnnl::reduction>(cpu::key("sum_except_dim1", g.shape()), [&] {
+        dnnl::reduction::desc d(dnnl::algorithm::reduction_sum, cpu::plain_desc(g.shape()), cpu::plain_desc(kept), 0.f,
+                                0.f);
+        return dnnl::reduction(dnnl::reduction::primitive_desc(d, cpu::engine()));
+      });
+      p.execute(cpu::stream(), {{DNNL_ARG_SRC, cpu::memory(g)}, {DNNL_ARG_DST, cpu::memory(cpu::plain_desc(kept), out)}});
+      break;
+    }
+    default: unsupported_device("sum_except_dim1", g);
+  }
+  return out;
+}
+
+}  // namespace nf::ops

@@ -1,0 +1,143 @@
+// linear: forward, backward-data, backward-weights (+ bias) through oneDNN's
+// inner_product primitives on plain layouts ([N, in] x [out, in]), cached by shape.
+// Scratch slot 0 holds the primitive scratchpads.
+#include "framework/ops/linear.h"
+
+#include <unordered_map>
+
+#include "framework/autograd/autograd.h"
+#include "framework/backends/cpu/onednn.h"
+#include "framework/ops/conv.h"
+#include "framework/ops/dispatch.h"
+
+namespace nf::ops {
+
+namespace {
+
+using dnnl::memory;
+
+void check_shapes(const Tensor& x, const Tensor& w, const Tensor& b) {
+  check_dtype("linear", x, DType::F32);
+  check_dtype("linear", w, DType::F32);
+  NF_CHECK(x.dim() == 2, "linear: input must be [N, in_features], got " + shape_str(x.shape()));
+  NF_CHECK(w.dim() == 2, "linear: weight must be [out_features, in_features], got " + shape_str(w.shape()));
+  NF_CHECK(x.size(1) == w.size(1), "linear: input " + shape_str(x.shape()) + " has " + std::to_string(x.size(1)) +
+                                       " features, weight " + shape_str(w.shape()) + " expects " +
+                                       std::to_string(w.size(1)));
+  if (b.defined()) {
+    check_dtype("linear", b, DType::F32);
+    NF_CHECK(b.shape() == Shape{w.size(0)},
+             "linear: bias must be [" + std::to_string(w.size(0)) + "], got " + shape_str(b.shape()));
+  }
+}
+
+dnnl::primitive_attr user_scratchpad() {
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  return attr;
+}
+
+dnnl::inner_product_forward::primitive_desc forward_pd(const Shape& x, const Shape& w, bool bias,
+                                                       dnnl::prop_kind prop, const dnnl::primitive_attr& attr) {
+  using D = dnnl::inner_product_forward::desc;
+  auto src = cpu::plain_desc(x), wei = cpu::plain_desc(w), dst = cpu::plain_desc({x[0], w[0]});
+  D d = bias ? D(prop, src, wei, cpu::plain_desc({w[0]}), dst) : D(prop, src, wei, dst);
+  return {d, attr, cpu::engine()};
+}
+
+struct Primitive {
+  dnnl::primitive prim;
+  memory::desc scratchpad;
+};
+
+void cpu_forward(const Tensor& x, const Tensor& w, const Tensor& b, Tensor& y, bool training) {
+  const bool bias = b.defined();
+  auto& f = cpu::cached<Primitive>(cpu::key("linear_fwd", x.shape(), w.shape(), bias, training), [&] {
+    auto pd = forward_pd(x.shape(), w.shape(), bias,
+                         training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference,
+                         user_scratchpad());
+    return Primitive{dnnl::inner_product_forward(pd), pd.scratchpad_desc()};
+  });
+  std::unordered_map<int, memory> args{{DNNL_ARG_SRC, cpu::memory(x)},
+                                       {DNNL_ARG_WEIGHTS, cpu::memory(w)},
+                                       {DNNL_ARG_DST, cpu::memory(y)},
+                                       {DNNL_ARG_SCRATCHPAD, cpu::scratch_memory(f.scratchpad, 0)}};
+  if (bias) args[DNNL_ARG_BIAS] = cpu::memory(b);
+  f.prim.execute(cpu::stream(), args);
+}
+
+// dx = gy w; dw = gy^T x (+ db = column sums of gy). Only the gradients asked for are
+// computed; db alone (frozen weight) is a plain reduction.
+void cpu_backward(const Shape& xs, const Shape& ws, const Tensor& x, const Tensor& w, const Tensor& gy, Tensor* dx,
+                  Tensor* dw, Tensor* db) {
+  if (dx) {
+    auto& bd = cpu::cached<Primitive>(cpu::key("linear_bwd_data", xs, ws), [&] {
+      dnnl::inner_product_backward_data::desc d(cpu::plain_desc(xs), cpu::plain_desc(ws), cpu::plain_desc(gy.shape()));
+      dnnl::inner_product_backward_data::primitive_desc pd(
+          d, user_scratchpad(), cpu::engine(), forward_pd(xs, ws, false, dnnl::prop_kind::forward_training, {}));
+      return Primitive{dnnl::inner_product_backward_data(pd), pd.scratchpad_desc()};
+    });
+    *dx = Tensor::empty(xs);
+    bd.prim.execute(cpu::stream(), {{DNNL_ARG_DIFF_DST, cpu::memory(gy)},
+                                    {DNNL_ARG_WEIGHTS, cpu::memory(w)},
+                                    {DNNL_ARG_DIFF_SRC, cpu::memory(*dx)},
+                                    {DNNL_ARG_SCRATCHPAD, cpu::scratch_memory(bd.scratchpad, 0)}});
+  }
+  if (dw) {
+    const bool bias = db != nullptr;
+    auto& bw = cpu::cached<Primitive>(cpu::key("linear_bwd_weights", xs, ws, bias), [&] {
+      using D = dnnl::inner_product_backward_weights::desc;
+      auto src = cpu::plain_desc(xs), wei = cpu::plain_desc(ws), dst = cpu::plain_desc(gy.shape());
+      D d = bias ? D(src, wei, cpu::plain_desc({ws[0]}), dst) : D(src, wei, dst);
+      dnnl::inner_product_backward_weights::primitive_desc pd(
+          d, user_scratchpad(), cpu::engine(), forward_pd(xs, ws, bias, dnnl::prop_kind::forward_training, {}));
+      return Primitive{dnnl::inner_product_backward_weights(pd), pd.scratchpad_desc()};
+    });
+    *dw = Tensor::empty(ws);
+    std::unordered_map<int, memory> args{{DNNL_ARG_SRC, cpu::memory(x)},
+                                         {DNNL_ARG_DIFF_DST, cpu::memory(gy)},
+                                         {DNNL_ARG_DIFF_WEIGHTS, cpu::memory(*dw)},
+                                         {DNNL_ARG_SCRATCHPAD, cpu::scratch_memory(bw.scratchpad, 0)}};
+    if (bias) {
+      *db = Tensor::empty({ws[0]});
+      args[DNNL_ARG_DIFF_BIAS] = cpu::memory(*db);
+    }
+    bw.prim.execute(cpu::stream(), args);
+  } else if (db) {
+    *db = sum_except_dim1(gy);
+  }
+}
+
+}  // namespace
+
+Tensor linear(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in) {
+  check_same_device("linear", {x_in, w_in, b_in});
+  check_shapes(x_in, w_in, b_in);
+  Tensor x = x_in.contiguous(), w = w_in.contiguous(), b = b_in.defined() ? b_in.contiguous() : Tensor();
+  const bool training = needs_grad({x_in, w_in, b_in});
+  Tensor y = Tensor::empty({x.size(0), w.size(0)}, x.dtype(), x.device());
+  switch (x.device().type) {
+    case DeviceType::CPU: cpu_forward(x, w, b, y, training); break;
+    default: unsupported_device("linear", x);
+  }
+  if (!training) return y;
+  const bool need_dx = x_in.requires_grad(), need_dw = w_in.requires_grad();
+  const bool need_db = b_in.defined() && b_in.requires_grad();
+  // Keep only what the wanted gradients read: dx needs w, dw needs x.
+  Tensor x_saved = need_dw ? x.detach() : Tensor(), w_saved = need_dx ? w.detach() : Tensor();
+  const Shape xs = x.shape(), ws = w.shape();
+  return record(y, "linear", {x_in, w_in, b_in}, [=](const Tensor& gy_in) {
+    Tensor gy = gy_in.contiguous();
+    Tensor dx, dw, db;
+    switch (gy.device().type) {
+      case DeviceType::CPU:
+        cpu_backward(xs, ws, x_saved, w_saved, gy, need_dx ? &dx : nullptr, need_dw ? &dw : nullptr,
+                     need_db ? &db : nullptr);
+        break;
+      default: unsupported_device("linear backward", gy);
+    }
+    return std::vector<Tensor>{dx, dw, db};
+  });
+}
+
+}  // namespace nf::ops
