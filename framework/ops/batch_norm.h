@@ -1,0 +1,34 @@
+// Batch Normalization, exactly as PyTorch's F.batch_norm.
+// Shapes: x is [N, C], [N, C, L] or [N, C, H, W] (F32, NCHW); weight, bias,
+// running_mean, running_var are [C] F32; num_batches_tracked is I64 of shape [].
+// Statistics are per channel over the n = N*L (or N*H*W) values of that channel.
+//
+// use_batch_stats = true (training, or no running statistics tracked):
+//   y = (x - mean) / sqrt(var + eps) * weight + bias, mean and biased var of the batch;
+//   if the state tensors are defined they are updated in place, with no autograd:
+//     num_batches_tracked += 1
+//     factor = momentum ? *momentum : 1 / num_batches_tracked   (cumulative average)
+//     running_mean = (1 - factor) * running_mean + factor * mean
+//     running_var  = (1 - factor) * running_var  + factor * var * n / (n - 1)
+//   n == 1 is an error (PyTorch's "Expected more than 1 value per channel ...").
+// use_batch_stats = false (evaluation): normalize with the running statistics and
+//   change nothing; each image's output depends on that image only. Still
+//   differentiable w.r.t. x, weight and bias (fine-tuning with frozen statistics).
+// weight/bias undefined means affine=false (scale 1, shift 0).
+#pragma once
+#include <optional>
+
+#include "framework/core/tensor.h"
+
+namespace nf::ops {
+
+// The running statistics; all undefined when track_running_stats=false.
+struct BatchNormState {
+  Tensor running_mean, running_var;  // [C] F32
+  Tensor num_batches_tracked;        // I64, shape []
+};
+
+Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, BatchNormState& state,
+                  bool use_batch_stats, std::optional<double> momentum, double eps);
+
+}  // namespace nf::ops

@@ -1,0 +1,74 @@
+// BatchNorm1d / BatchNorm2d, as torch.nn: parameters "weight" (ones) and "bias"
+// (zeros), [C], when affine; buffers "running_mean" (zeros), "running_var" (ones),
+// [C] F32, and "num_batches_tracked" (I64, shape [], 0) when track_running_stats.
+// BatchNorm1d takes [N, C] or [N, C, L]; BatchNorm2d takes [N, C, H, W].
+// Training mode (or no running statistics) normalizes with batch statistics and
+// updates the running ones; eval mode uses the running statistics. The math is
+// ops::batch_norm (framework/ops/batch_norm.h).
+#pragma once
+#include <optional>
+
+#include "framework/ops/batch_norm.h"
+#include "layers/module.h"
+
+namespace nf {
+
+struct BatchNormOptions {
+  double eps = 1e-5;
+  std::optional<double> momentum = 0.1;  // nullopt: cumulative moving average
+  bool affine = true;
+  bool track_running_stats = true;
+};
+
+class BatchNorm : public Module {
+ public:
+  Tensor forward(const Tensor& x) override;
+  std::string extra_repr() const override;  // "16, eps=1e-05, momentum=0.1, affine=True, ..."
+
+  int64_t num_features() const { return num_features_; }
+  const BatchNormOptions& options() const { return options_; }
+  // Recalibration runs train-mode forwards with momentum nullopt (a cumulative average).
+  void set_momentum(std::optional<double> m) { options_.momentum = m; }
+  Tensor weight() const { return weight_; }  // undefined unless affine
+  Tensor bias() const { return bias_; }
+  Tensor running_mean() const { return state_.running_mean; }  // undefined unless tracked
+  Tensor running_var() const { return state_.running_var; }
+  Tensor num_batches_tracked() const { return state_.num_batches_tracked; }
+
+  // Resets the running statistics to mean 0, variance 1, count 0 (no-op if untracked).
+  void recalibrate_reset();
+
+ protected:
+  BatchNorm(int64_t num_features, BatchNormOptions options);
+  // The input ranks this layer accepts, for the error message ("2D or 3D").
+  virtual bool accepts_rank(int64_t dim) const = 0;
+  virtual const char* expected_ranks() const = 0;
+
+ private:
+  int64_t num_features_;
+  BatchNormOptions options_;
+  Tensor weight_, bias_;
+  ops::BatchNormState state_;
+};
+
+class BatchNorm1d : public BatchNorm {
+ public:
+  explicit BatchNorm1d(int64_t num_features, BatchNormOptions options = {}) : BatchNorm(num_features, options) {}
+  std::string type_name() const override { return "BatchNorm1d"; }
+
+ protected:
+  bool accepts_rank(int64_t dim) const override { return dim == 2 || dim == 3; }
+  const char* expected_ranks() const override { return "2D or 3D"; }
+};
+
+class BatchNorm2d : public BatchNorm {
+ public:
+  explicit BatchNorm2d(int64_t num_features, BatchNormOptions options = {}) : BatchNorm(num_features, options) {}
+  std::string type_name() const override { return "BatchNorm2d"; }
+
+ protected:
+  bool accepts_rank(int64_t dim) const override { return dim == 4; }
+  const char* expected_ranks() const override { return "4D"; }
+};
+
+}  // namespace nf

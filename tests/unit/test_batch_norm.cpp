@@ -1,0 +1,255 @@
+// Batch Normalization: finite-difference gradients (training and eval statistics,
+// 1d and 2d, affine on/off, frozen affine), PyTorch parity over 4 training steps
+// plus an eval step (tests/parity/ref_batch_norm.py), eval-mode invariants (running
+// statistics untouched, each image independent of its batch), and the layer's
+// names, printout and errors.
+#include "framework/backends/cpu/onednn.h"
+#include "framework/ops/batch_norm.h"
+#include "layers/batch_norm.h"
+#include "test_util.h"
+
+using namespace nf;
+using namespace nf::test;
+
+namespace {
+
+ops::BatchNormState random_state(int64_t C, uint64_t seed) {
+  return {uniform({C}, seed, -0.5f, 0.5f), uniform({C}, seed + 1, 0.5f, 2.f), Tensor::zeros({}, DType::I64)};
+}
+
+// Gradients of ops::batch_norm w.r.t. x, and weight/bias when `affine` ("frozen":
+// weight/bias given but not learning, which takes oneDNN's backward_data path).
+enum class Affine { None, Learn, Frozen };
+void check_grads(const std::string& what, const Shape& shape, Affine affine, bool use_batch_stats) {
+  const int64_t C = shape[1];
+  Tensor x = param(randn(shape, 7, 1.5f));
+  Tensor w, b;
+  if (affine != Affine::None) {
+    w = uniform({C}, 8, 0.5f, 1.5f);
+    b = randn({C}, 9);
+    w.set_requires_grad(affine == Affine::Learn);
+    b.set_requires_grad(affine == Affine::Learn);
+  }
+  ops::BatchNormState s = random_state(C, 10);
+  gradcheck(what, [&](const std::vector<Tensor>& in) {
+    return ops::batch_norm(in[0], in[1], in[2], s, use_batch_stats, 0.1, 1e-5);
+  }, {x, w, b});
+}
+
+// Image i of a batch, as a standalone [1, ...] tensor.
+Tensor image(const Tensor& t, int64_t i) {
+  std::vector<float> v = t.to_vector();
+  const int64_t per = t.numel() / t.size(0);
+  Shape s = t.shape();
+  s[0] = 1;
+  return Tensor::from_vector(std::vector<float>(v.begin() + i * per, v.begin() + (i + 1) * per), s);
+}
+
+std::shared_ptr<BatchNorm> make_bn(bool two_d, int64_t C, BatchNormOptions o) {
+  if (two_d) return std::make_shared<BatchNorm2d>(C, o);
+  return std::make_shared<BatchNorm1d>(C, o);
+}
+
+// Mirrors CASES in tests/parity/ref_batch_norm.py.
+void parity(const std::string& name, bool two_d, int64_t C, BatchNormOptions o) {
+  const double rtol = 1e-4, atol = 1e-5;
+  io::TensorDict ref = load_ref("batch_norm_" + name);
+  auto bn = make_bn(two_d, C, o);
+  if (o.affine) {
+    bn->weight().copy_(ref.at("weight"));
+    bn->bias().copy_(ref.at("bias"));
+  }
+  auto step = [&](const std::string& k) {
+    Tensor x = param(ref.at("x" + k));
+    bn->zero_grad();
+    Tensor y = (*bn)(x);
+    y.backward(ref.at("gy" + k));
+    expect_close(name + " y" + k, y, ref.at("y" + k), rtol, atol);
+    expect_close(name + " dx" + k, x.grad(), ref.at("gx" + k), rtol, atol);
+    if (o.affine) {
+      expect_close(name + " dweight" + k, bn->weight().grad(), ref.at("gw" + k), rtol, atol);
+      expect_close(name + " dbias" + k, bn->bias().grad(), ref.at("gb" + k), rtol, atol);
+    }
+  };
+  bn->train();
+  for (int k = 0; k < 4; ++k) step(std::to_string(k));
+  if (o.track_running_stats) {
+    expect_close(name + " running_mean", bn->running_mean(), ref.at("running_mean"), rtol, atol);
+    expect_close(name + " running_var", bn->running_var(), ref.at("running_var"), rtol, atol);
+    EXPECT_EQ(bn->num_batches_tracked().to_int_vector(), ref.at("num_batches_tracked").to_int_vector());
+  } else {
+    EXPECT_TRUE(bn->named_buffers().empty());
+  }
+  bn->eval();
+  step("e");
+}
+
+BatchNormOptions opts(std::optional<double> momentum, bool affine = true, bool track = true, double eps = 1e-5) {
+  BatchNormOptions o;
+  o.momentum = momentum;
+  o.affine = affine;
+  o.track_running_stats = track;
+  o.eps = eps;
+  return o;
+}
+
+}  // namespace
+
+TEST(BatchNormGradcheck, TrainingStatistics) {
+  for (Affine a : {Affine::Learn, Affine::None, Affine::Frozen}) {
+    std::string tag = a == Affine::Learn ? "affine" : a == Affine::None ? "no affine" : "frozen affine";
+    check_grads("train 2d [3,4,5,3] " + tag, {3, 4, 5, 3}, a, true);
+    check_grads("train 2d [1,3,5,3] " + tag, {1, 3, 5, 3}, a, true);
+    check_grads("train 1d [3,4] " + tag, {3, 4}, a, true);
+    check_grads("train 1d [3,4,5] " + tag, {3, 4, 5}, a, true);
+  }
+}
+
+TEST(BatchNormGradcheck, EvalStatistics) {
+  for (Affine a : {Affine::Learn, Affine::None, Affine::Frozen}) {
+    std::string tag = a == Affine::Learn ? "affine" : a == Affine::None ? "no affine" : "frozen affine";
+    check_grads("eval 2d [3,4,5,3] " + tag, {3, 4, 5, 3}, a, false);
+    check_grads("eval 2d [1,3,5,3] " + tag, {1, 3, 5, 3}, a, false);
+    check_grads("eval 1d [3,4] " + tag, {3, 4}, a, false);
+    check_grads("eval 1d [1,4,5] " + tag, {1, 4, 5}, a, false);
+  }
+}
+
+TEST(BatchNormParity, Bn2dMomentum01) { parity("bn2d_m01", true, 4, opts(0.1)); }
+TEST(BatchNormParity, Bn2dMomentum03) { parity("bn2d_m03", true, 4, opts(0.3)); }
+TEST(BatchNormParity, Bn2dCumulative) { parity("bn2d_cum", true, 4, opts(std::nullopt)); }
+TEST(BatchNormParity, Bn2d16Channels) { parity("bn2d_16ch", true, 16, opts(0.1)); }
+TEST(BatchNormParity, Bn2dNoAffineEps) { parity("bn2d_noaffine_eps", true, 3, opts(0.1, false, true, 1e-3)); }
+TEST(BatchNormParity, Bn2dUntracked) { parity("bn2d_untracked", true, 4, opts(0.1, true, false)); }
+TEST(BatchNormParity, Bn1d2dMomentum01) { parity("bn1d_2d_m01", false, 6, opts(0.1)); }
+TEST(BatchNormParity, Bn1d2dCumulative) { parity("bn1d_2d_cum", false, 6, opts(std::nullopt)); }
+TEST(BatchNormParity, Bn1d3dMomentum03) { parity("bn1d_3d_m03", false, 6, opts(0.3)); }
+TEST(BatchNormParity, Bn1d3dCumulativeNoAffine) {
+  parity("bn1d_3d_cum_noaffine", false, 5, opts(std::nullopt, false));
+}
+
+TEST(BatchNormEval, RunningStatisticsUntouchedByForwardAndBackward) {
+  BatchNorm2d bn(4);
+  ops::BatchNormState s = random_state(4, 20);
+  bn.running_mean().copy_(s.running_mean);
+  bn.running_var().copy_(s.running_var);
+  bn.num_batches_tracked().fill_(7);
+  Tensor mean0 = bn.running_mean().clone(), var0 = bn.running_var().clone(), nbt0 = bn.num_batches_tracked().clone();
+  bn.eval();
+  Tensor x = param(randn({3, 4, 5, 3}, 21));
+  bn(x).backward(randn({3, 4, 5, 3}, 22));
+  bn(randn({1, 4, 2, 2}, 23));
+  expect_bitwise_equal("running_mean", bn.running_mean(), mean0);
+  expect_bitwise_equal("running_var", bn.running_var(), var0);
+  expect_bitwise_equal("num_batches_tracked", bn.num_batches_tracked(), nbt0);
+  EXPECT_TRUE(x.grad().defined() && bn.weight().grad().defined() && bn.bias().grad().defined());
+}
+
+TEST(BatchNormEval, EachImageIndependentOfTheBatch) {
+  for (const Shape& shape : {Shape{8, 16, 5, 3}, Shape{8, 16, 8, 8}, Shape{8, 6, 7}, Shape{8, 6}}) {
+    const int64_t C = shape[1];
+    auto bn = make_bn(shape.size() == 4, C, {});
+    ops::BatchNormState s = random_state(C, 30);
+    bn->running_mean().copy_(s.running_mean);
+    bn->running_var().copy_(s.running_var);
+    bn->weight().copy_(uniform({C}, 31, 0.5f, 1.5f));
+    bn->bias().copy_(randn({C}, 32));
+    bn->eval();
+    Tensor x = randn(shape, 33, 2.f);
+    Tensor y = (*bn)(x);
+    for (int64_t i = 0; i < shape[0]; ++i)
+      expect_bitwise_equal("image " + std::to_string(i) + " of " + shape_str(shape), (*bn)(image(x, i)), image(y, i));
+  }
+}
+
+TEST(BatchNormTrain, OneValuePerChannelIsAnError) {
+  BatchNorm1d bn1(4);
+  try {
+    bn1(randn({1, 4}, 40));
+    FAIL() << "no error for one value per channel";
+  } catch (const Error& e) {
+    EXPECT_STREQ(e.what(), "Expected more than 1 value per channel when training, got input size [1, 4]");
+  }
+  BatchNorm2d bn2(4);
+  EXPECT_THROW(bn2(randn({1, 4, 1, 1}, 41)), Error);
+  EXPECT_EQ(bn1.num_batches_tracked().item(), 0);  // nothing updated
+  bn1.eval();
+  EXPECT_NO_THROW(bn1(randn({1, 4}, 42)));  // running statistics: fine
+  BatchNorm1d untracked(4, opts(0.1, true, false));
+  untracked.eval();
+  EXPECT_THROW(untracked(randn({1, 4}, 43)), Error);  // always batch statistics
+}
+
+TEST(BatchNormTrain, FirstCumulativeStepStoresBatchMeanAndUnbiasedVariance) {
+  BatchNorm2d bn(3);
+  bn.train();
+  bn(randn({2, 3, 4, 5}, 50, 3.f));
+  bn.recalibrate_reset();
+  EXPECT_EQ(bn.running_mean().to_vector(), std::vector<float>(3, 0.f));
+  EXPECT_EQ(bn.running_var().to_vector(), std::vector<float>(3, 1.f));
+  EXPECT_EQ(bn.num_batches_tracked().item(), 0);
+  bn.set_momentum(std::nullopt);
+  Tensor x = randn({2, 3, 4, 5}, 51, 3.f);
+  bn(x);
+  std::vector<float> v = x.to_vector(), mean(3), var(3);
+  for (int64_t c = 0; c < 3; ++c) {
+    double s = 0, s2 = 0;
+    for (int64_t n = 0; n < 2; ++n)
+      for (int64_t i = 0; i < 20; ++i) s += v[(n * 3 + c) * 20 + i];
+    for (int64_t n = 0; n < 2; ++n)
+      for (int64_t i = 0; i < 20; ++i) s2 += std::pow(v[(n * 3 + c) * 20 + i] - s / 40, 2);
+    mean[c] = static_cast<float>(s / 40);
+    var[c] = static_cast<float>(s2 / 39);
+  }
+  expect_close("running_mean after reset + 1 step", bn.running_mean(), Tensor::from_vector(mean, {3}), 1e-5);
+  expect_close("running_var after reset + 1 step", bn.running_var(), Tensor::from_vector(var, {3}), 1e-5);
+  EXPECT_EQ(bn.num_batches_tracked().item(), 1);
+}
+
+TEST(BatchNormTrain, SteadyStateCreatesNoPrimitive) {
+  BatchNorm2d bn(4);
+  auto step = [&] {
+    Tensor x = param(randn({3, 4, 5, 3}, 60));
+    bn(x).backward(randn({3, 4, 5, 3}, 61));
+  };
+  step();
+  step();  // the second one also builds the gradient-accumulation add
+  size_t n = cpu::cache_size();
+  step();
+  EXPECT_EQ(cpu::cache_size(), n);
+}
+
+TEST(BatchNormLayer, NamesAndPrintout) {
+  BatchNorm2d bn(16);
+  std::vector<std::string> params, buffers;
+  for (auto& [n, t] : bn.named_parameters()) params.push_back(n);
+  for (auto& [n, t] : bn.named_buffers()) buffers.push_back(n);
+  EXPECT_EQ(params, (std::vector<std::string>{"weight", "bias"}));
+  EXPECT_EQ(buffers, (std::vector<std::string>{"running_mean", "running_var", "num_batches_tracked"}));
+  EXPECT_EQ(bn.weight().to_vector(), std::vector<float>(16, 1.f));
+  EXPECT_EQ(bn.bias().to_vector(), std::vector<float>(16, 0.f));
+  EXPECT_EQ(bn.num_batches_tracked().dtype(), DType::I64);
+  EXPECT_TRUE(bn.num_batches_tracked().shape().empty());
+  EXPECT_EQ(bn.repr(), "BatchNorm2d(16, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)");
+  BatchNorm1d plain(8, opts(std::nullopt, false, false, 1e-3));
+  EXPECT_TRUE(plain.named_parameters().empty());
+  EXPECT_TRUE(plain.named_buffers().empty());
+  EXPECT_FALSE(plain.weight().defined() || plain.running_mean().defined());
+  EXPECT_EQ(plain.repr(), "BatchNorm1d(8, eps=0.001, momentum=None, affine=False, track_running_stats=False)");
+  EXPECT_EQ(BatchNorm1d(3, opts(0.3, true, true, 2.5e-7)).extra_repr(),
+            "3, eps=2.5e-07, momentum=0.3, affine=True, track_running_stats=True");
+}
+
+TEST(BatchNormLayer, WrongRankOrChannelsIsAnError) {
+  BatchNorm2d bn2(4);
+  BatchNorm1d bn1(4);
+  EXPECT_THROW(bn2(randn({3, 4, 5}, 70)), Error);
+  EXPECT_THROW(bn1(randn({3, 4, 5, 5}, 71)), Error);
+  EXPECT_THROW(bn1(randn({4}, 72)), Error);
+  try {
+    bn2(randn({2, 3, 5, 5}, 73));
+    FAIL() << "no error for a channel mismatch";
+  } catch (const Error& e) {
+    EXPECT_STREQ(e.what(), "BatchNorm2d(4): input has 3 channels (shape [2, 3, 5, 5]), expected 4");
+  }
+}
