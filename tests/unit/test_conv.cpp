@@ -122,6 +122,7 @@ TEST(ConvErrors, BadShapesThrow) {
   EXPECT_NO_THROW(ops::conv2d(x, randn({6, 4, 9, 3}, 2), Tensor(), {1, 1, 1, 0, 1, 1, 1}));  // fits once padded
   try {
     ops::conv2d(x, randn({6, 3, 3, 3}, 2), Tensor(), p);
+    ADD_FAILURE() << "no error thrown";
   } catch (const Error& e) {
     std::string m = e.what();
     EXPECT_NE(m.find("[2, 4, 8, 8]"), std::string::npos) << m;

@@ -78,6 +78,7 @@ TEST(LinearErrors, BadShapesThrow) {
   EXPECT_THROW(ops::linear(x, w, randn({4}, 3)), Error);               // bias shape
   try {
     ops::linear(x, randn({3, 5}, 2), Tensor());
+    ADD_FAILURE() << "no error thrown";
   } catch (const Error& e) {
     std::string m = e.what();
     EXPECT_NE(m.find("[4, 6]"), std::string::npos) << m;
