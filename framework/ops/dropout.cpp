@@ -1,0 +1,60 @@
+// dropout: forward and backward. oneDNN 2.6 has no dropout (nor a random-number
+// primitive), so both are plain loops. The mask is a tensor of x's shape holding s (kept)
+// or 0 (dropped); forward is x * mask, backward g * mask. Element i is kept iff
+// u_i >= p, with u_i = (gen.next() >> 11) * 2^-53 uniform in [0, 1).
+#include "framework/ops/dropout.h"
+
+#include "framework/autograd/autograd.h"
+#include "framework/ops/dispatch.h"
+
+namespace nf::ops {
+
+namespace {
+
+// out = a * mask elementwise (contiguous CPU tensors of one shape).
+Tensor cpu_mul(const Tensor& a, const Tensor& mask) {
+  Tensor out = Tensor::empty(a.shape(), a.dtype(), a.device());
+  const float* ap = a.data<float>();
+  const float* mp = mask.data<float>();
+  float* op = out.data<float>();
+  const int64_t n = a.numel();
+#pragma omp parallel for simd
+  for (int64_t i = 0; i < n; ++i) op[i] = ap[i] * mp[i];
+  return out;
+}
+
+}  // namespace
+
+Tensor dropout(const Tensor& x_in, double p, bool training, Generator& gen) {
+  NF_CHECK(p >= 0.0 && p <= 1.0, "dropout: probability must be in [0, 1], got " + std::to_string(p));
+  if (!training || p == 0.0) return x_in;
+  check_dtype("dropout", x_in, DType::F32);
+  Tensor x = x_in.contiguous();
+  Tensor mask = Tensor::empty(x.shape(), x.dtype(), x.device());
+  Tensor y;
+  switch (x.device().type) {
+    case DeviceType::CPU: {
+      const float scale = 1.f / static_cast<float>(1.0 - p);  // PyTorch's noise.div_(1 - p)
+      float* m = mask.data<float>();
+      const int64_t n = x.numel();
+      for (int64_t i = 0; i < n; ++i) {
+        const double u = static_cast<double>(gen.next() >> 11) * 0x1p-53;
+        m[i] = u >= p ? scale : 0.f;
+      }
+      y = cpu_mul(x, mask);
+      break;
+    }
+    default: unsupported_device("dropout", x);
+  }
+  return record(y, "dropout", {x_in}, [mask](const Tensor& g_in) {
+    Tensor g = g_in.contiguous();
+    Tensor dx;
+    switch (g.device().type) {
+      case DeviceType::CPU: dx = cpu_mul(g, mask); break;
+      default: unsupported_device("dropout backward", g);
+    }
+    return std::vector<Tensor>{dx};
+  });
+}
+
+}  // namespace nf::ops

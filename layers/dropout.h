@@ -1,0 +1,24 @@
+// Dropout layer (ops::dropout): inverted dropout with probability p in training mode,
+// identity in eval mode. Masks come from nf::default_generator() unless a Generator is
+// given (it must outlive the layer). Printed as PyTorch: "Dropout(p=0.5, inplace=False)".
+#pragma once
+#include "framework/core/random.h"
+#include "layers/module.h"
+
+namespace nf {
+
+class Dropout : public Module {
+ public:
+  explicit Dropout(double p = 0.5);
+  Dropout(double p, Generator& gen);
+  Tensor forward(const Tensor& x) override;
+  std::string type_name() const override { return "Dropout"; }
+  std::string extra_repr() const override;
+  double p() const { return p_; }
+
+ private:
+  double p_;
+  Generator* gen_;
+};
+
+}  // namespace nf

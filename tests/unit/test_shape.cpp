@@ -1,0 +1,52 @@
+// reshape / flatten (shapes, views, gradients, errors) and the thin Flatten / ReLU layers.
+#include "framework/ops/eltwise.h"
+#include "framework/ops/shape.h"
+#include "layers/activation.h"
+#include "layers/flatten.h"
+#include "test_util.h"
+
+using namespace nf;
+using namespace nf::test;
+
+TEST(Shape, ReshapeIsAViewOfContiguousInput) {
+  Tensor x = randn({2, 3, 4}, 1);
+  Tensor y = ops::reshape(x, {4, -1});
+  EXPECT_EQ(y.shape(), (Shape{4, 6}));
+  EXPECT_EQ(y.storage(), x.storage());
+  EXPECT_EQ(y.to_vector(), x.to_vector());
+  EXPECT_THROW(ops::reshape(x, {5, -1}), Error);
+  EXPECT_THROW(ops::reshape(x, {-1, -1}), Error);
+}
+
+TEST(Shape, FlattenShapes) {
+  Tensor x = randn({2, 3, 4, 5}, 2);
+  EXPECT_EQ(ops::flatten(x).shape(), (Shape{2, 60}));
+  EXPECT_EQ(ops::flatten(x, 0).shape(), (Shape{120}));
+  EXPECT_EQ(ops::flatten(x, -2).shape(), (Shape{2, 3, 20}));
+  EXPECT_EQ(ops::flatten(x, 3).shape(), (Shape{2, 3, 4, 5}));
+  EXPECT_EQ(ops::flatten(Tensor::scalar(3.0), 0).shape(), (Shape{1}));
+  EXPECT_EQ(ops::flatten(x).storage(), x.storage());
+  EXPECT_THROW(ops::flatten(x, 4), Error);
+  EXPECT_THROW(ops::flatten(x, -5), Error);
+}
+
+TEST(Shape, Gradcheck) {
+  Tensor x = param(randn({3, 2, 5, 7}, 3));
+  gradcheck("flatten", [](auto& in) { return ops::flatten(in[0]); }, {x});
+  gradcheck("reshape", [](auto& in) { return ops::reshape(in[0], {7, -1, 5}); }, {x});
+  // Through another op on both sides, so the gradient's shape round trip is exercised.
+  Tensor y = param(randn({1, 3, 7, 5}, 4));
+  gradcheck("3 * flatten(2x)",
+            [](auto& in) { return ops::mul_scalar(ops::flatten(ops::mul_scalar(in[0], 2.f), 2), 3.f); }, {y});
+}
+
+TEST(ShapeLayers, FlattenAndReLU) {
+  Flatten f;
+  EXPECT_EQ(f.type_name() + "(" + f.extra_repr() + ")", "Flatten(start_dim=1, end_dim=-1)");
+  EXPECT_EQ(f(randn({3, 4, 2, 2}, 5)).shape(), (Shape{3, 16}));
+  ReLU r;
+  EXPECT_EQ(r.type_name(), "ReLU");
+  EXPECT_EQ(r.extra_repr(), "");
+  Tensor x = randn({2, 5}, 6);
+  expect_bitwise_equal("ReLU layer", r(x), ops::relu(x));
+}
