@@ -2,6 +2,19 @@
 
 namespace nf {
 
+namespace {
+thread_local ForwardHook g_hook;
+}
+
+Tensor Module::operator()(const Tensor& x) {
+  Tensor y = forward(x);
+  if (g_hook) g_hook(*this, x, y);
+  return y;
+}
+
+ForwardHookGuard::ForwardHookGuard(ForwardHook hook) : prev_(std::move(g_hook)) { g_hook = std::move(hook); }
+ForwardHookGuard::~ForwardHookGuard() { g_hook = std::move(prev_); }
+
 Tensor& Module::register_parameter(const std::string& name, Tensor t, bool requires_grad) {
   t.set_requires_grad(requires_grad);
   params_.emplace_back(name, t);
@@ -97,7 +110,7 @@ void Sequential::push_back(ModulePtr m) { register_module(std::to_string(childre
 
 Tensor Sequential::forward(const Tensor& x) {
   Tensor h = x;
-  for (const auto& [n, c] : children()) h = c->forward(h);
+  for (const auto& [n, c] : children()) h = (*c)(h);
   return h;
 }
 

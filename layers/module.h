@@ -4,6 +4,7 @@
 // train()/eval() switch the whole tree; freezing is requires_grad(false) on a parameter.
 // Layers are thin: forward() calls one op in framework/ops.
 #pragma once
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -19,11 +20,15 @@ using ModulePtr = std::shared_ptr<Module>;
 template <class T>
 using Named = std::vector<std::pair<std::string, T>>;
 
+// Called after every Module::operator() while installed (summary, profiling).
+using ForwardHook = std::function<void(const Module& m, const Tensor& input, const Tensor& output)>;
+
 class Module {
  public:
   virtual ~Module() = default;
   virtual Tensor forward(const Tensor& x) = 0;
-  Tensor operator()(const Tensor& x) { return forward(x); }
+  // Call a module as m(x) (as in PyTorch): forward() plus the installed forward hook.
+  Tensor operator()(const Tensor& x);
   virtual std::string type_name() const = 0;  // "Conv2d", "BatchNorm2d", ...
   virtual std::string extra_repr() const { return ""; }  // "3, 16, kernel_size=3, ..."
 
@@ -59,6 +64,18 @@ class Module {
  private:
   Named<Tensor> params_, buffers_;
   Named<ModulePtr> children_;
+};
+
+// Installs a forward hook for its lifetime (one per thread; restores the previous).
+class ForwardHookGuard {
+ public:
+  explicit ForwardHookGuard(ForwardHook hook);
+  ~ForwardHookGuard();
+  ForwardHookGuard(const ForwardHookGuard&) = delete;
+  ForwardHookGuard& operator=(const ForwardHookGuard&) = delete;
+
+ private:
+  ForwardHook prev_;
 };
 
 // Sequential: children named "0", "1", ...; forward chains them.

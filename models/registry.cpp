@@ -1,0 +1,42 @@
+#include "models/registry.h"
+
+#include <functional>
+#include <map>
+
+#include "models/preact_resnet.h"
+#include "models/resnet.h"
+
+namespace nf {
+
+namespace {
+const std::map<std::string, std::function<ModulePtr(const ModelSpec&)>>& registry() {
+  static const std::map<std::string, std::function<ModulePtr(const ModelSpec&)>> r = {
+      {"resnet20", build_cifar_resnet},  {"resnet32", build_cifar_resnet},
+      {"resnet44", build_cifar_resnet},  {"resnet56", build_cifar_resnet},
+      {"resnet110", build_cifar_resnet}, {"resnet18", build_resnet18},
+      {"resnet34", build_resnet34},      {"preact_resnet18", build_preact_resnet18},
+      {"wrn16_4", build_wide_resnet},    {"wrn28_10", build_wide_resnet},
+  };
+  return r;
+}
+}  // namespace
+
+ModulePtr build_model(const ModelSpec& spec) {
+  auto it = registry().find(spec.name);
+  if (it == registry().end()) {
+    std::string known;
+    for (auto& n : model_names()) known += (known.empty() ? "" : ", ") + n;
+    throw Error("unknown model '" + spec.name + "' (known: " + known + ")");
+  }
+  NF_CHECK(spec.num_classes >= 1, "model.num_classes must be >= 1, got " + std::to_string(spec.num_classes));
+  NF_CHECK(spec.in_channels >= 1, "model.in_channels must be >= 1, got " + std::to_string(spec.in_channels));
+  return it->second(spec);
+}
+
+std::vector<std::string> model_names() {
+  std::vector<std::string> names;
+  for (auto& [n, b] : registry()) names.push_back(n);
+  return names;
+}
+
+}  // namespace nf

@@ -1,0 +1,90 @@
+#include "tools/commands.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "data/dataset.h"
+#include "data/image.h"
+#include "framework/autograd/autograd.h"
+#include "framework/backends/cpu/onednn.h"
+#include "tools/model_setup.h"
+#include "tools/summary.h"
+#include "tools/trainer.h"
+
+namespace nf {
+
+Shape recipe_input_shape(const Recipe& r) {
+  const std::string& d = r.data.dataset;
+  const int64_t side = (d == "fashion_mnist" || d == "mnist") ? 28 : d == "image_folder" ? r.data.image_size : 32;
+  return {r.model.in_channels, side, side};
+}
+
+void run_eval(const Recipe& r, const std::string& checkpoint, const std::string& split, bool json) {
+  cpu::set_num_threads(static_cast<int>(r.threads));
+  ModulePtr model = build_recipe_model(r, false);
+  load_weights(*model, checkpoint);
+  auto loader = make_loader(r, split, false);
+  EvalResult e = evaluate(*model, *loader);
+  if (json) {
+    nlohmann::json j = {{"loss", e.loss}, {"top1", e.top1}, {"top5", e.top5}, {"samples", e.samples}};
+    std::printf("%s\n", j.dump().c_str());
+  } else {
+    std::printf("%s on %s/%s: loss %.4f top1 %.2f%% top5 %.2f%% (%lld images)\n", checkpoint.c_str(),
+                r.data.dataset.c_str(), split.c_str(), e.loss, 100 * e.top1, 100 * e.top5, (long long)e.samples);
+  }
+}
+
+void run_predict(const Recipe& r, const std::string& checkpoint, const std::vector<std::string>& images,
+                 int64_t topk) {
+  cpu::set_num_threads(static_cast<int>(r.threads));
+  ModulePtr model = build_recipe_model(r, false);
+  load_weights(*model, checkpoint);
+  model->eval();
+  std::vector<std::string> names;
+  try {  // class names from the dataset files when they are at hand
+    names = data::open_dataset(r.data.dataset, r.data.root, "test", r.model.in_channels)->class_names();
+  } catch (const Error&) {
+  }
+  const Shape chw = recipe_input_shape(r);
+  NoGradGuard no_grad;
+  for (const std::string& path : images) {
+    Tensor img = data::decode_image(path, chw[0], chw[1], chw[2]);
+    std::vector<float> buf = img.to_vector();
+    Shape s = chw;
+    Generator gen(r.seed);
+    r.data.test_transforms.apply(buf, s, gen);
+    Tensor x = Tensor::from_vector(buf, {1, s[0], s[1], s[2]});
+    std::vector<float> logits = (*model)(x).to_vector();
+    const float mx = *std::max_element(logits.begin(), logits.end());
+    double z = 0;
+    for (float l : logits) z += std::exp(double(l) - mx);
+    std::vector<int64_t> idx(logits.size());
+    for (size_t i = 0; i < idx.size(); ++i) idx[i] = static_cast<int64_t>(i);
+    const int64_t k = std::min<int64_t>(topk, static_cast<int64_t>(idx.size()));
+    std::partial_sort(idx.begin(), idx.begin() + k, idx.end(), [&](int64_t a, int64_t b) { return logits[a] > logits[b]; });
+    std::printf("%s\n", path.c_str());
+    for (int64_t i = 0; i < k; ++i) {
+      const int64_t c = idx[i];
+      const std::string name = c < static_cast<int64_t>(names.size()) ? names[c] : std::to_string(c);
+      std::printf("  %2lld. %-16s %6.2f%%\n", (long long)i + 1, name.c_str(), 100 * std::exp(double(logits[c]) - mx) / z);
+    }
+  }
+}
+
+void run_summary(const Recipe& r) {
+  ModulePtr model = build_recipe_model(r, false);
+  int64_t total = 0, trainable = 0;
+  for (auto& [n, p] : model->named_parameters()) {
+    total += p.numel();
+    if (p.requires_grad()) trainable += p.numel();
+  }
+  const Shape chw = recipe_input_shape(r);
+  std::printf("%s (%s), input %s\n", r.model.name.c_str(), r.data.dataset.c_str(), shape_str(chw).c_str());
+  std::printf("%s", format_summary(summarize(*model, chw), total, trainable).c_str());
+}
+
+}  // namespace nf

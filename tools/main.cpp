@@ -1,0 +1,80 @@
+// normforge: one binary, subcommands (as `caffe train`):
+//   normforge train   CONFIG [--set k=v]... [--resume DIR|auto]
+//   normforge eval    CONFIG --checkpoint PATH [--split test|train] [--json] [--set k=v]...
+//   normforge predict CONFIG --checkpoint PATH [--topk K] IMAGE...
+//   normforge summary CONFIG [--set k=v]...
+// Exit codes: 0 success, 1 error (bad recipe, data, checkpoint...), 2 bad command
+// line, 3 training diverged (NaN/Inf loss). Errors are one line on stderr.
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "framework/backends/cpu/onednn.h"
+#include "tools/commands.h"
+#include "tools/trainer.h"
+
+int main(int argc, char** argv) {
+  using namespace nf;
+  spdlog::set_pattern("[%H:%M:%S] %v");
+  CLI::App app{"normforge: train, evaluate and fine-tune BatchNorm CNNs from YAML recipes"};
+  app.require_subcommand(1);
+  std::string config, checkpoint, resume, split = "test";
+  std::vector<std::string> sets, images;
+  bool json = false;
+  int64_t topk = 5;
+
+  auto* train_cmd = app.add_subcommand("train", "train a model from a recipe");
+  train_cmd->add_option("config", config, "recipe (YAML)")->required();
+  train_cmd->add_option("--set", sets, "override a recipe key: key.path=value (repeatable)");
+  train_cmd->add_option("--resume", resume, "checkpoint folder to resume from, or 'auto' (newest in out_dir)");
+
+  auto* eval_cmd = app.add_subcommand("eval", "evaluate a checkpoint in eval mode");
+  eval_cmd->add_option("config", config, "recipe (YAML)")->required();
+  eval_cmd->add_option("--checkpoint", checkpoint, "checkpoint folder or model.safetensors")->required();
+  eval_cmd->add_option("--split", split, "test | train")->check(CLI::IsMember({"test", "train"}));
+  eval_cmd->add_flag("--json", json, "print one JSON object on stdout");
+  eval_cmd->add_option("--set", sets, "override a recipe key: key.path=value (repeatable)");
+
+  auto* predict_cmd = app.add_subcommand("predict", "top-k classes of PNG/JPEG images");
+  predict_cmd->add_option("config", config, "recipe (YAML)")->required();
+  predict_cmd->add_option("--checkpoint", checkpoint, "checkpoint folder or model.safetensors")->required();
+  predict_cmd->add_option("--topk", topk, "classes to print per image")->check(CLI::PositiveNumber);
+  predict_cmd->add_option("--set", sets, "override a recipe key: key.path=value (repeatable)");
+  predict_cmd->add_option("images", images, "image files")->required();
+
+  auto* summary_cmd = app.add_subcommand("summary", "layers, output shapes, parameters and MACs");
+  summary_cmd->add_option("config", config, "recipe (YAML)")->required();
+  summary_cmd->add_option("--set", sets, "override a recipe key: key.path=value (repeatable)");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);
+    std::fprintf(stderr, "normforge: %s (see normforge --help)\n", e.what());
+    return 2;
+  }
+
+  try {
+    if (*train_cmd) {
+      Recipe r = parse_recipe(config, sets);
+      train(r, resume.empty() ? std::nullopt : std::optional<std::string>(resume));
+    } else if (*eval_cmd) {
+      run_eval(parse_recipe(config, sets), checkpoint, split, json);
+    } else if (*predict_cmd) {
+      run_predict(parse_recipe(config, sets), checkpoint, images, topk);
+    } else if (*summary_cmd) {
+      run_summary(parse_recipe(config, sets));
+    }
+  } catch (const DivergedError& e) {
+    std::fprintf(stderr, "\nnormforge: error: %s\n", e.what());
+    return 3;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "normforge: error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,55 @@
+#include "tools/model_setup.h"
+
+#include "framework/core/random.h"
+#include "framework/io/checkpoint.h"
+#include "layers/batch_norm.h"
+#include "models/registry.h"
+
+namespace nf {
+
+void load_weights(Module& model, const std::string& path) {
+  try {
+    model.load_state_dict(io::load_model_weights(path), true);
+  } catch (const Error& e) {
+    throw Error(path + ": " + e.what());
+  }
+}
+
+ModulePtr build_recipe_model(const Recipe& r, bool load_init) {
+  manual_seed(r.seed);
+  ModulePtr model = build_model(r.model);
+  if (load_init && r.init) {
+    io::TensorDict w = io::load_model_weights(*r.init);
+    if (r.finetune.reset_head)
+      for (auto it = w.begin(); it != w.end();) it = it->first.rfind("fc.", 0) == 0 ? w.erase(it) : std::next(it);
+    io::TensorDict own = model->state_dict();
+    for (auto& [name, t] : own)
+      if (!w.count(name) && !(r.finetune.reset_head && name.rfind("fc.", 0) == 0))
+        throw Error(*r.init + ": model.init lacks '" + name + "'");
+    try {
+      model->load_state_dict(w, !r.finetune.reset_head);
+    } catch (const Error& e) {
+      throw Error(*r.init + ": " + e.what() +
+                  (r.finetune.reset_head ? "" : " (set finetune.reset_head: true to re-initialize fc)"));
+    }
+  }
+  for (auto& [name, p] : model->named_parameters())
+    for (auto& pattern : r.finetune.freeze)
+      if (glob_match(pattern, name)) p.set_requires_grad(false);
+  if (r.finetune.bn == "frozen")
+    for (auto& [name, m] : model->named_modules())
+      if (auto* bn = dynamic_cast<BatchNorm*>(m.get())) {
+        if (bn->weight().defined()) bn->weight().set_requires_grad(false);
+        if (bn->bias().defined()) bn->bias().set_requires_grad(false);
+      }
+  return model;
+}
+
+void set_training_mode(Module& model, const std::string& bn_mode) {
+  model.train();
+  if (bn_mode == "trainable") return;
+  for (auto& [name, m] : model.named_modules())
+    if (dynamic_cast<BatchNorm*>(m.get())) m->eval();
+}
+
+}  // namespace nf

@@ -1,0 +1,66 @@
+#include "tools/summary.h"
+
+#include <map>
+#include <sstream>
+
+#include "framework/autograd/autograd.h"
+#include "layers/conv2d.h"
+#include "layers/linear.h"
+
+namespace nf {
+
+std::vector<LayerInfo> summarize(Module& model, const Shape& input_chw) {
+  std::map<const Module*, std::string> names;
+  for (auto& [n, m] : model.named_modules()) names[m.get()] = n;
+  std::vector<LayerInfo> out;
+  Shape in = input_chw;
+  in.insert(in.begin(), 1);
+  {
+    ForwardHookGuard hook([&](const Module& m, const Tensor& x, const Tensor& y) {
+      if (!m.children().empty() || !names.count(&m)) return;
+      LayerInfo li{names[&m], m.type_name(), y.shape(), 0, 0};
+      for (auto& [n, p] : const_cast<Module&>(m).named_parameters()) li.params += p.numel();
+      if (auto* c = dynamic_cast<const Conv2d*>(&m)) {
+        const Shape& w = const_cast<Conv2d*>(c)->weight().shape();  // [O, C/g, KH, KW]
+        li.macs = y.numel() * w[1] * w[2] * w[3];
+      } else if (dynamic_cast<const Linear*>(&m)) {
+        li.macs = x.size(-1) * y.size(-1);
+      }
+      (void)x;
+      out.push_back(li);
+    });
+    NoGradGuard no_grad;
+    const bool was_training = model.is_training();
+    model.eval();
+    model(Tensor::zeros(in));
+    if (was_training) model.train();
+  }
+  return out;
+}
+
+int64_t model_macs(Module& model, const Shape& input_chw) {
+  int64_t total = 0;
+  for (auto& l : summarize(model, input_chw)) total += l.macs;
+  return total;
+}
+
+std::string format_summary(const std::vector<LayerInfo>& layers, int64_t total_params, int64_t trainable_params) {
+  std::ostringstream os;
+  char line[256];
+  std::snprintf(line, sizeof line, "%-32s %-18s %-20s %12s %14s\n", "layer", "type", "output", "params", "MACs");
+  os << line << std::string(100, '-') << "\n";
+  int64_t macs = 0;
+  for (auto& l : layers) {
+    std::snprintf(line, sizeof line, "%-32s %-18s %-20s %12lld %14lld\n", l.name.c_str(), l.type.c_str(),
+                  shape_str(l.output).c_str(), (long long)l.params, (long long)l.macs);
+    os << line;
+    macs += l.macs;
+  }
+  os << std::string(100, '-') << "\n";
+  std::snprintf(line, sizeof line, "total params %lld (trainable %lld), MACs per image %lld (%.2f M)\n",
+                (long long)total_params, (long long)trainable_params, (long long)macs, macs / 1e6);
+  os << line;
+  return os.str();
+}
+
+}  // namespace nf

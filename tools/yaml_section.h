@@ -1,0 +1,60 @@
+// A validating reader over one YAML map of a recipe. Every typed get() is a schema
+// entry: it checks type and range, and a missing key takes its default, which is
+// written back so the node ends up as the fully resolved recipe. finish() rejects
+// any key that no get() asked for (typos), suggesting the closest known key.
+// Errors are one line: "FILE:LINE:COL: key.path: problem" (or "--set key.path=...: problem").
+#pragma once
+#include <yaml-cpp/yaml.h>
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace nf {
+
+struct RecipeOrigin {
+  std::string file;
+  std::map<std::string, std::string> overrides;  // key path -> "--set key=value" text
+};
+
+class YamlSection {
+ public:
+  YamlSection(YAML::Node node, std::string path, std::shared_ptr<const RecipeOrigin> origin);
+
+  int64_t get_int(const std::string& key, int64_t def, int64_t min, int64_t max);
+  double get_float(const std::string& key, double def, double min, double max);
+  bool get_bool(const std::string& key, bool def);
+  std::string get_string(const std::string& key, const std::string& def);
+  std::string get_choice(const std::string& key, const std::string& def, const std::vector<std::string>& choices);
+  // `null` (or ~) allowed; returns nullopt for it.
+  std::optional<double> get_optional_float(const std::string& key, std::optional<double> def, double min, double max);
+  std::optional<int64_t> get_optional_int(const std::string& key, std::optional<int64_t> def, int64_t min, int64_t max);
+  std::optional<std::string> get_optional_string(const std::string& key);
+  std::vector<double> get_float_list(const std::string& key, const std::vector<double>& def);
+  std::vector<std::string> get_string_list(const std::string& key, const std::vector<std::string>& def);
+  YamlSection section(const std::string& key);  // a nested map (created empty when missing)
+  YAML::Node list(const std::string& key);      // a raw sequence (created empty when missing)
+  void finish() const;
+
+  std::string key_path(const std::string& key) const { return path_.empty() ? key : path_ + "." + key; }
+  [[noreturn]] void fail(const std::string& key, const std::string& problem) const;
+  [[noreturn]] void fail_at(const YAML::Node& n, const std::string& what, const std::string& problem) const;
+  const std::shared_ptr<const RecipeOrigin>& origin() const { return origin_; }
+
+ private:
+  YAML::Node value(const std::string& key);  // marks the key read; undefined if absent
+  std::string where(const std::string& key) const;
+
+  YAML::Node node_;
+  std::string path_;
+  std::shared_ptr<const RecipeOrigin> origin_;
+  std::set<std::string> read_;
+};
+
+// Loads a YAML file and applies "--set a.b.c=value" overrides (value parsed as YAML).
+YAML::Node load_recipe_yaml(const std::string& file, const std::vector<std::string>& sets, RecipeOrigin& origin);
+
+}  // namespace nf
