@@ -11,6 +11,7 @@ namespace nf {
 namespace {
 const std::map<std::string, std::function<ModulePtr(const ModelSpec&)>>& registry() {
   static const std::map<std::string, std::function<ModulePtr(const ModelSpec&)>> r = {
+      {"resnet8", build_cifar_resnet},   {"resnet14", build_cifar_resnet},
       {"resnet20", build_cifar_resnet},  {"resnet32", build_cifar_resnet},
       {"resnet44", build_cifar_resnet},  {"resnet56", build_cifar_resnet},
       {"resnet110", build_cifar_resnet}, {"resnet18", build_resnet18},

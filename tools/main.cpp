@@ -5,6 +5,7 @@
 //   normforge summary CONFIG [--set k=v]...
 // Exit codes: 0 success, 1 error (bad recipe, data, checkpoint...), 2 bad command
 // line, 3 training diverged (NaN/Inf loss). Errors are one line on stderr.
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
@@ -17,6 +18,7 @@
 
 int main(int argc, char** argv) {
   using namespace nf;
+  spdlog::set_default_logger(spdlog::stderr_color_mt("normforge"));  // stdout is for results (--json)
   spdlog::set_pattern("[%H:%M:%S] %v");
   CLI::App app{"normforge: train, evaluate and fine-tune BatchNorm CNNs from YAML recipes"};
   app.require_subcommand(1);

@@ -3,6 +3,8 @@
 // Scratch slot 0 holds the primitive scratchpads.
 #include "framework/ops/linear.h"
 
+#include <algorithm>
+#include <cstring>
 #include <unordered_map>
 
 #include "framework/autograd/autograd.h"
@@ -50,20 +52,43 @@ struct Primitive {
   memory::desc scratchpad;
 };
 
+// The forward runs in blocks of kRowBlock rows through one primitive, the last block
+// zero-padded, so every row goes through the same kernel whatever the batch size and
+// each output row is bitwise independent of the other rows (oneDNN would otherwise
+// pick gemv for one row and gemm for many, which sum in different orders).
+constexpr int64_t kRowBlock = 16;
+
 void cpu_forward(const Tensor& x, const Tensor& w, const Tensor& b, Tensor& y, bool training) {
   const bool bias = b.defined();
-  auto& f = cpu::cached<Primitive>(cpu::key("linear_fwd", x.shape(), w.shape(), bias, training), [&] {
-    auto pd = forward_pd(x.shape(), w.shape(), bias,
+  const int64_t n = x.size(0), k = x.size(1), o = w.size(0);
+  const Shape block{kRowBlock, k};
+  auto& f = cpu::cached<Primitive>(cpu::key("linear_fwd", block, w.shape(), bias, training), [&] {
+    auto pd = forward_pd(block, w.shape(), bias,
                          training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference,
                          user_scratchpad());
     return Primitive{dnnl::inner_product_forward(pd), pd.scratchpad_desc()};
   });
-  std::unordered_map<int, memory> args{{DNNL_ARG_SRC, cpu::memory(x)},
-                                       {DNNL_ARG_WEIGHTS, cpu::memory(w)},
-                                       {DNNL_ARG_DST, cpu::memory(y)},
+  const memory::desc src_md = cpu::plain_desc(block), dst_md = cpu::plain_desc({kRowBlock, o});
+  std::unordered_map<int, memory> args{{DNNL_ARG_WEIGHTS, cpu::memory(w)},
                                        {DNNL_ARG_SCRATCHPAD, cpu::scratch_memory(f.scratchpad, 0)}};
   if (bias) args[DNNL_ARG_BIAS] = cpu::memory(b);
-  f.prim.execute(cpu::stream(), args);
+  Tensor tail_x, tail_y;
+  for (int64_t r = 0; r < n; r += kRowBlock) {
+    const int64_t rows = std::min(kRowBlock, n - r);
+    float* xp = x.data<float>() + r * k;
+    float* yp = y.data<float>() + r * o;
+    if (rows < kRowBlock) {
+      tail_x = Tensor::zeros(block);
+      tail_y = Tensor::empty({kRowBlock, o});
+      std::memcpy(tail_x.raw_data(), xp, rows * k * sizeof(float));
+      xp = tail_x.data<float>();
+      yp = tail_y.data<float>();
+    }
+    args[DNNL_ARG_SRC] = memory(src_md, cpu::engine(), xp);
+    args[DNNL_ARG_DST] = memory(dst_md, cpu::engine(), yp);
+    f.prim.execute(cpu::stream(), args);
+    if (rows < kRowBlock) std::memcpy(y.data<float>() + r * o, yp, rows * o * sizeof(float));
+  }
 }
 
 // dx = gy w; dw = gy^T x (+ db = column sums of gy). Only the gradients asked for are
