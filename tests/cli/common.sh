@@ -10,7 +10,7 @@ cd "$SRC"
 PY=/usr/bin/python3  # Debian's python with numpy (the pyenv one has none)
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
-need_sample() { [ -f "$SAMPLE/data_batch_1.bin" ] || { echo "SKIP: CIFAR-10 sample not at $SAMPLE"; exit 0; }; }
+need_sample() { [ -f "$SAMPLE/data_batch_1.bin" ] || { echo "SKIP: CIFAR-10 sample not at $SAMPLE"; exit 77; }; }
 
 # expect_error CODE PATTERN -- command...: the command exits with CODE, prints a
 # single-line error on stderr matching PATTERN (grep -E), and does not crash.
