@@ -19,14 +19,13 @@ std::vector<LayerInfo> summarize(Module& model, const Shape& input_chw) {
     ForwardHookGuard hook([&](const Module& m, const Tensor& x, const Tensor& y) {
       if (!m.children().empty() || !names.count(&m)) return;
       LayerInfo li{names[&m], m.type_name(), y.shape(), 0, 0};
-      for (auto& [n, p] : const_cast<Module&>(m).named_parameters()) li.params += p.numel();
-      if (auto* c = dynamic_cast<const Conv2d*>(&m)) {
-        const Shape& w = const_cast<Conv2d*>(c)->weight().shape();  // [O, C/g, KH, KW]
+      for (auto& [n, p] : m.named_parameters()) li.params += p.numel();
+      if (dynamic_cast<const Conv2d*>(&m)) {
+        const Shape w = m.named_parameters().front().second.shape();  // weight [O, C/g, KH, KW]
         li.macs = y.numel() * w[1] * w[2] * w[3];
       } else if (dynamic_cast<const Linear*>(&m)) {
         li.macs = x.size(-1) * y.size(-1);
       }
-      (void)x;
       out.push_back(li);
     });
     NoGradGuard no_grad;

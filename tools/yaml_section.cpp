@@ -122,33 +122,24 @@ std::string YamlSection::get_choice(const std::string& key, const std::string& d
   return s;
 }
 
+bool YamlSection::take_null(const std::string& key, bool has_default) {
+  YAML::Node v = node_[key];
+  const bool null = v.IsDefined() ? v.IsNull() : !has_default;
+  if (!null) return false;
+  read_.insert(key);
+  if (!v.IsDefined()) node_[key] = YAML::Node(YAML::NodeType::Null);
+  return true;
+}
+
 std::optional<double> YamlSection::get_optional_float(const std::string& key, std::optional<double> def, double min,
                                                       double max) {
-  YAML::Node v = node_[key];
-  if (v.IsDefined() && v.IsNull()) {
-    read_.insert(key);
-    return std::nullopt;
-  }
-  if (!v.IsDefined() && !def) {
-    read_.insert(key);
-    node_[key] = YAML::Node(YAML::NodeType::Null);
-    return std::nullopt;
-  }
+  if (take_null(key, def.has_value())) return std::nullopt;
   return get_float(key, def.value_or(0), min, max);
 }
 
 std::optional<int64_t> YamlSection::get_optional_int(const std::string& key, std::optional<int64_t> def, int64_t min,
                                                      int64_t max) {
-  YAML::Node v = node_[key];
-  if (v.IsDefined() && v.IsNull()) {
-    read_.insert(key);
-    return std::nullopt;
-  }
-  if (!v.IsDefined() && !def) {
-    read_.insert(key);
-    node_[key] = YAML::Node(YAML::NodeType::Null);
-    return std::nullopt;
-  }
+  if (take_null(key, def.has_value())) return std::nullopt;
   return get_int(key, def.value_or(0), min, max);
 }
 

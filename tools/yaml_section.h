@@ -46,6 +46,9 @@ class YamlSection {
 
  private:
   YAML::Node value(const std::string& key);  // marks the key read; undefined if absent
+  // For the optional getters: true (and the key read, null written back) when the value
+  // is null, or absent without a default.
+  bool take_null(const std::string& key, bool has_default);
   std::string where(const std::string& key) const;
 
   YAML::Node node_;

@@ -48,20 +48,23 @@ Tensor Tensor::full(const Shape& shape, double value, DType dtype, Device device
   return t.to(device);
 }
 
-Tensor Tensor::from_vector(const std::vector<float>& values, const Shape& shape, Device device) {
+namespace {
+template <class T>
+Tensor from_values(const std::vector<T>& values, const Shape& shape, DType dtype, Device device) {
   NF_CHECK(static_cast<int64_t>(values.size()) == shape_numel(shape),
            "from_vector: " + std::to_string(values.size()) + " values for shape " + shape_str(shape));
-  Tensor t = empty(shape, DType::F32);
-  std::memcpy(t.raw_data(), values.data(), values.size() * sizeof(float));
+  Tensor t = Tensor::empty(shape, dtype);
+  std::memcpy(t.raw_data(), values.data(), values.size() * sizeof(T));
   return t.to(device);
+}
+}  // namespace
+
+Tensor Tensor::from_vector(const std::vector<float>& values, const Shape& shape, Device device) {
+  return from_values(values, shape, DType::F32, device);
 }
 
 Tensor Tensor::from_vector(const std::vector<int64_t>& values, const Shape& shape, Device device) {
-  NF_CHECK(static_cast<int64_t>(values.size()) == shape_numel(shape),
-           "from_vector: " + std::to_string(values.size()) + " values for shape " + shape_str(shape));
-  Tensor t = empty(shape, DType::I64);
-  std::memcpy(t.raw_data(), values.data(), values.size() * sizeof(int64_t));
-  return t.to(device);
+  return from_values(values, shape, DType::I64, device);
 }
 
 int64_t Tensor::size(int64_t d) const {
