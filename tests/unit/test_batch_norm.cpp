@@ -18,7 +18,7 @@ ops::BatchNormState random_state(int64_t C, uint64_t seed) {
 }
 
 // Gradients of ops::batch_norm w.r.t. x, and weight/bias when `affine` ("frozen":
-// weight/bias given but not learning, which takes oneDNN's backward_data path).
+// weight/bias given but not learning, so only dx is computed).
 enum class Affine { None, Learn, Frozen };
 void check_grads(const std::string& what, const Shape& shape, Affine affine, bool use_batch_stats) {
   const int64_t C = shape[1];
@@ -204,6 +204,52 @@ TEST(BatchNormTrain, FirstCumulativeStepStoresBatchMeanAndUnbiasedVariance) {
   expect_close("running_mean after reset + 1 step", bn.running_mean(), Tensor::from_vector(mean, {3}), 1e-5);
   expect_close("running_var after reset + 1 step", bn.running_var(), Tensor::from_vector(var, {3}), 1e-5);
   EXPECT_EQ(bn.num_batches_tracked().item(), 1);
+}
+
+// Per-channel sums in double, as PyTorch's CPU kernel: inputs far from zero mean
+// (x = 30 + noise) and gradients whose sum cancels (sum(dy) ~1e-5 of sum|dy|) give
+// what a float64 evaluation of the same formulas gives. Summed in float (oneDNN 2.6),
+// dbias was off by ~1e-4 relative here.
+TEST(BatchNormTrain, SumsUnderCancellationMatchFloat64) {
+  const int64_t N = 16, C = 8, L = 16 * 16;
+  const double n = N * L, eps = 1e-5;
+  std::vector<float> xv = randn({N, C, 16, 16}, 80).to_vector(), gv = randn({N, C, 16, 16}, 81).to_vector();
+  for (float& e : xv) e += 30.f;
+  Tensor x = param(Tensor::from_vector(xv, {N, C, 16, 16}));
+  Tensor w = param(uniform({C}, 82, 0.5f, 1.5f)), b = param(randn({C}, 83));
+  std::vector<float> wv = w.to_vector(), bv = b.to_vector();
+  std::vector<float> yr(xv.size()), dxr(xv.size()), dwr(C), dbr(C);
+  for (int64_t c = 0; c < C; ++c) {
+    auto each = [&](auto f) {
+      for (int64_t i = 0; i < N; ++i)
+        for (int64_t j = 0; j < L; ++j) f((i * C + c) * L + j);
+    };
+    double gsum = 0, sum = 0, var = 0, sum_dy = 0, sum_dy_xmu = 0;
+    each([&](int64_t k) { gsum += gv[k]; });
+    each([&](int64_t k) { gv[k] = static_cast<float>(gv[k] - gsum / n + 1e-5); });  // sum(dy) = n * 1e-5 + rounding
+    each([&](int64_t k) { sum += xv[k]; });
+    const double mean = sum / n;
+    each([&](int64_t k) { var += (xv[k] - mean) * (xv[k] - mean); });
+    const double invstd = 1 / std::sqrt(var / n + eps);
+    each([&](int64_t k) {
+      sum_dy += gv[k];
+      sum_dy_xmu += gv[k] * (xv[k] - mean);
+    });
+    each([&](int64_t k) {
+      yr[k] = static_cast<float>((xv[k] - mean) * invstd * wv[c] + bv[c]);
+      dxr[k] = static_cast<float>((gv[k] - sum_dy / n - (xv[k] - mean) * sum_dy_xmu * invstd * invstd / n) * invstd *
+                                  wv[c]);
+    });
+    dwr[c] = static_cast<float>(sum_dy_xmu * invstd);
+    dbr[c] = static_cast<float>(sum_dy);
+  }
+  ops::BatchNormState s = random_state(C, 84);
+  Tensor y = ops::batch_norm(x, w, b, s, true, 0.1, eps);
+  y.backward(Tensor::from_vector(gv, y.shape()));
+  expect_close("y (x = 30 + noise)", y, Tensor::from_vector(yr, y.shape()), 1e-5, 1e-5);
+  expect_close("dx (cancelling dy)", x.grad(), Tensor::from_vector(dxr, x.shape()), 1e-5, 1e-6);
+  expect_close("dweight (cancelling dy)", w.grad(), Tensor::from_vector(dwr, {C}), 1e-5);
+  expect_close("dbias (cancelling dy)", b.grad(), Tensor::from_vector(dbr, {C}), 1e-5, 0);
 }
 
 TEST(BatchNormTrain, SteadyStateCreatesNoPrimitive) {
