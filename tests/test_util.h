@@ -57,22 +57,6 @@ inline void expect_close(const std::string& what, const Tensor& actual, const Te
                      << " (rtol " << rtol << ", atol " << atol << ")";
 }
 
-// Per-tensor relative error ||a - b||_2 / ||b||_2, printed, then asserted. For
-// trajectories (several training steps) where an element-wise bound is ill-posed:
-// a pre-activation within float noise of 0 may take the other side of a ReLU.
-inline void expect_close_norm(const std::string& what, const Tensor& actual, const Tensor& expected, double tol) {
-  ASSERT_EQ(shape_str(actual.shape()), shape_str(expected.shape())) << what;
-  std::vector<float> a = actual.to_vector(), b = expected.to_vector();
-  double num = 0, den = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    num += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
-    den += (double)b[i] * b[i];
-  }
-  double rel = std::sqrt(num) / std::max(std::sqrt(den), 1e-30);
-  std::printf("[close] %-40s norm_rel=%.3g (n=%zu)\n", what.c_str(), rel, a.size());
-  EXPECT_LE(rel, tol) << what;
-}
-
 inline void expect_bitwise_equal(const std::string& what, const Tensor& a, const Tensor& b) {
   ASSERT_EQ(shape_str(a.shape()), shape_str(b.shape())) << what;
   ASSERT_EQ(a.dtype(), b.dtype()) << what;

@@ -45,40 +45,28 @@ class ResNet20(nn.Module):
         return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
 
 
-def trajectory(model, xs, ys, dtype, dump, prefix):
-    """Three SGD steps (Nesterov, weight decay) in `dtype`; dumps logits and gradients
-    per step and the state after step 0 and after step 2."""
-    model = model.to(dtype)
+def make(out):
+    """Three SGD steps (Nesterov, weight decay) in train mode. Per step k: the input, the
+    logits, every parameter gradient, and the state after the step (weights, BN buffers,
+    momentum buffers), so each step can be checked from PyTorch's own state before it."""
+    model = ResNet20()
+    xs = [torch.randn(8, 3, 32, 32) for _ in range(4)]
+    ys = [torch.randint(0, 10, (8,)) for _ in range(4)]
+    dump = {f"init.{k}": v.clone() for k, v in model.state_dict().items()}
     opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, nesterov=True, weight_decay=5e-4)
+    names = {p: n for n, p in model.named_parameters()}
     model.train()
     for step in range(3):
         opt.zero_grad()
-        logits = model(xs[step].to(dtype))
+        logits = model(xs[step])
         F.cross_entropy(logits, ys[step]).backward()
-        dump[f"{prefix}logits{step}"] = logits.float()
+        dump[f"x{step}"], dump[f"y{step}"], dump[f"logits{step}"] = xs[step], ys[step], logits
         for name, p in model.named_parameters():
-            dump[f"{prefix}grad{step}.{name}"] = p.grad.float().clone()
+            dump[f"grad{step}.{name}"] = p.grad.clone()
         opt.step()
-        if step == 0:
-            dump.update({f"{prefix}after0.{k}": v.clone() if v.dtype == torch.int64 else v.float().clone()
-                         for k, v in model.state_dict().items()})
-    dump.update({f"{prefix}final.{k}": v if v.dtype == torch.int64 else v.float() for k, v in model.state_dict().items()})
-    return model
-
-
-def make(out):
-    model = ResNet20()
-    init = {k: v.clone() for k, v in model.state_dict().items()}
-    xs = [torch.randn(8, 3, 32, 32) for _ in range(4)]
-    ys = [torch.randint(0, 10, (8,)) for _ in range(4)]
-    dump = {f"init.{k}": v for k, v in init.items()}
-    for step in range(3):
-        dump[f"x{step}"], dump[f"y{step}"] = xs[step], ys[step]
-    # The same trajectory in float64: how far float32 arithmetic itself drifts.
-    model64 = ResNet20()
-    model64.load_state_dict(init)
-    trajectory(model64, xs, ys, torch.float64, dump, "f64.")
-    model = trajectory(model, xs, ys, torch.float32, dump, "")
+        dump.update({f"after{step}.{k}": v.clone() for k, v in model.state_dict().items()})
+        for p, st in opt.state.items():
+            dump[f"after{step}.momentum_buffer.{names[p]}"] = st["momentum_buffer"].clone()
     model.eval()
     with torch.no_grad():
         dump["x_eval"], dump["eval_logits"] = xs[3], model(xs[3])
