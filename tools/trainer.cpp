@@ -161,7 +161,13 @@ void train(const Recipe& r, const std::optional<std::string>& resume) {
     resume_dir = *resume;
   }
   io::Checkpoint state;
-  if (!resume_dir.empty()) state = io::load_checkpoint(resume_dir);  // before anything is written
+  if (!resume_dir.empty()) {
+    state = io::load_checkpoint(resume_dir);  // before anything is written
+  } else {
+    NF_CHECK(io::list_checkpoints(ckpt_dir.string()).empty() && !fs::exists(out / "final"),
+             out.string() + " already holds a training run; continue it with --resume auto, or choose another "
+             "trainer.out_dir");
+  }
 
   ModulePtr model = build_recipe_model(r, resume_dir.empty());
   auto train_loader = make_loader(r, "train", true);
