@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <cmath>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -161,13 +162,7 @@ void train(const Recipe& r, const std::optional<std::string>& resume) {
     resume_dir = *resume;
   }
   io::Checkpoint state;
-  if (!resume_dir.empty()) {
-    state = io::load_checkpoint(resume_dir);  // before anything is written
-  } else {
-    NF_CHECK(io::list_checkpoints(ckpt_dir.string()).empty() && !fs::exists(out / "final"),
-             out.string() + " already holds a training run; continue it with --resume auto, or choose another "
-             "trainer.out_dir");
-  }
+  if (!resume_dir.empty()) state = io::load_checkpoint(resume_dir);  // before anything is written
 
   ModulePtr model = build_recipe_model(r, resume_dir.empty());
   auto train_loader = make_loader(r, "train", true);
@@ -195,6 +190,17 @@ void train(const Recipe& r, const std::optional<std::string>& resume) {
     recalibrate_bn(*model, *train_loader, r.finetune.recalibrate_bn_batches);
   }
 
+  if (resume_dir.empty() && (fs::exists(out / "metrics.jsonl") || fs::exists(ckpt_dir) || fs::exists(out / "final"))) {
+    // A fresh run never overwrites an earlier one: it is moved aside, whole.
+    char stamp[32];
+    std::time_t now = std::time(nullptr);
+    std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", std::localtime(&now));
+    fs::path aside = out.string() + ".prev-" + stamp;
+    for (int i = 1; fs::exists(aside); ++i) aside = out.string() + ".prev-" + stamp + "-" + std::to_string(i);
+    fs::rename(out, aside);
+    spdlog::info("{} held an earlier run: moved it to {} (use --resume auto to continue a run)", out.string(),
+                 aside.string());
+  }
   fs::create_directories(ckpt_dir);
   {  // metrics.jsonl keeps the epochs up to the resume point
     std::vector<std::string> keep;

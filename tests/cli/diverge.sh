@@ -1,13 +1,16 @@
 # A NaN/Inf loss stops training with a clear message (exit 3) and leaves the last good
 # checkpoint intact: epoch 2 of a resumed run diverges because the optimizer state it
 # resumed from holds a NaN (what a failing disk or a diverging run leaves behind).
-# Also: a fresh run refuses an out_dir that already holds a run.
+# Also: a fresh run moves an earlier run in its out_dir aside instead of overwriting it.
 source "$(dirname "$0")/common.sh"
 need_sample
 OUT="$TMP/run"
 args=(--set trainer.out_dir="$OUT" --set trainer.max_steps=null)
 "$NF" train configs/smoke.yaml "${args[@]}" --set trainer.epochs=1 >/dev/null 2>&1
-expect_error 1 "already holds a training run.*--resume auto" -- "$NF" train configs/smoke.yaml "${args[@]}"
+cp -r "$OUT" "$TMP/first"
+"$NF" train configs/smoke.yaml "${args[@]}" --set trainer.epochs=1 --set trainer.eval_every=0 >/dev/null 2>&1
+diff -r "$TMP/first" "$(ls -d "$OUT".prev-* | head -1)" >/dev/null || fail "the earlier run was not kept whole"
+rm -rf "$OUT".prev-*
 "$PY" - "$OUT/checkpoints/epoch_0001/trainer_state.safetensors" <<'PYEOF'
 import json, struct, sys
 raw = bytearray(open(sys.argv[1], "rb").read())
