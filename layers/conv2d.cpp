@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "layers/linear.h"
+#include "layers/init.h"
 
 namespace nf {
 

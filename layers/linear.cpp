@@ -2,17 +2,10 @@
 
 #include <cmath>
 
-#include "framework/core/random.h"
+#include "layers/init.h"
 #include "framework/ops/linear.h"
 
 namespace nf {
-
-Tensor uniform_init(const Shape& shape, double bound) {
-  std::vector<float> v(shape_numel(shape));
-  Generator& gen = default_generator();
-  for (float& x : v) x = gen.uniform(static_cast<float>(-bound), static_cast<float>(bound));
-  return Tensor::from_vector(v, shape);
-}
 
 Linear::Linear(int64_t in_features, int64_t out_features, bool bias)
     : in_features_(in_features), out_features_(out_features) {

@@ -7,10 +7,6 @@
 
 namespace nf {
 
-// A tensor of U(-bound, bound) draws from nf::default_generator(), in element order:
-// the default initializer of Linear and Conv2d.
-Tensor uniform_init(const Shape& shape, double bound);
-
 class Linear : public Module {
  public:
   Linear(int64_t in_features, int64_t out_features, bool bias = true);

@@ -16,8 +16,4 @@ struct Conv2dParams {
 
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dParams& p);
 
-// Sum of g over every dim but dim 1: [N, C, ...] -> [C]. The bias gradient of conv2d
-// and linear when the weight needs none (records no graph).
-Tensor sum_except_dim1(const Tensor& g);
-
 }  // namespace nf::ops

@@ -9,7 +9,7 @@
 
 #include "framework/autograd/autograd.h"
 #include "framework/backends/cpu/onednn.h"
-#include "framework/ops/conv.h"
+#include "framework/ops/reduce.h"
 #include "framework/ops/dispatch.h"
 
 namespace nf::ops {
