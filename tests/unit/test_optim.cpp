@@ -65,6 +65,7 @@ void check_trajectory(const std::string& config, Optimizer& opt, const NamedTens
   for (const std::string& kind : kinds)
     for (const std::string& n : kNames) compare(kind + "." + n, state.at(kind + "." + n), ref.at(kind + "." + n));
   std::printf("[bitwise] %-20s %zu of %zu values equal to PyTorch bitwise\n", config.c_str(), equal, total);
+  EXPECT_EQ(equal, total) << "SGD and AdamW are bitwise equal to torch.optim (same fused multiply-adds)";
 }
 
 }  // namespace
