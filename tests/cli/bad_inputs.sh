@@ -1,6 +1,6 @@
 # Bad recipes, data files and checkpoints: a one-line error naming the file/key and a
 # non-zero exit code, never a crash; nothing already saved is damaged.
-source "$(dirname "$0")/common.sh"
+source "$(dirname "$0")/common.bash"
 need_sample
 R="$TMP/r.yaml"
 recipe() { cp configs/smoke.yaml "$R"; printf '%s\n' "$@" >>"$R"; }

@@ -2,7 +2,7 @@
 # checkpoint intact: epoch 2 of a resumed run diverges because the optimizer state it
 # resumed from holds a NaN (what a failing disk or a diverging run leaves behind).
 # Also: a fresh run moves an earlier run in its out_dir aside instead of overwriting it.
-source "$(dirname "$0")/common.sh"
+source "$(dirname "$0")/common.bash"
 need_sample
 OUT="$TMP/run"
 args=(--set trainer.out_dir="$OUT" --set trainer.max_steps=null)

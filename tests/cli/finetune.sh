@@ -1,5 +1,5 @@
 # Fine-tuning from a checkpoint with each finetune.bn mode: what must and must not change.
-source "$(dirname "$0")/common.sh"
+source "$(dirname "$0")/common.bash"
 need_sample
 "$NF" train configs/smoke.yaml --set trainer.out_dir="$TMP/base" >/dev/null 2>&1
 INIT="$TMP/base/final"

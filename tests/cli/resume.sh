@@ -1,6 +1,6 @@
 # An interrupted run resumed with --resume auto ends with the same weights, bitwise,
 # as an uninterrupted one (CPU, fixed thread count; dropout exercises the RNG state).
-source "$(dirname "$0")/common.sh"
+source "$(dirname "$0")/common.bash"
 need_sample
 args=(--set trainer.max_steps=null --set trainer.epochs=3 --set model.dropout=0.3 --set data.workers=2)
 "$NF" train configs/smoke.yaml "${args[@]}" --set trainer.out_dir="$TMP/full" 2>/dev/null >/dev/null

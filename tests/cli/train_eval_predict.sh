@@ -1,6 +1,6 @@
 # Train smoke.yaml for a few steps, evaluate its checkpoint with --json, predict on PNGs,
 # and print a summary whose totals are PyTorch's for ResNet-20.
-source "$(dirname "$0")/common.sh"
+source "$(dirname "$0")/common.bash"
 need_sample
 OUT="$TMP/run"
 "$NF" train configs/smoke.yaml --set trainer.out_dir="$OUT" --set trainer.max_steps=6 2>"$TMP/log"

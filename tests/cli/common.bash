@@ -1,4 +1,4 @@
-# Shared by the command-line tests: `source common.sh` after setting NF and SRC.
+# Shared by the command-line tests: `source common.bash` after setting NF and SRC.
 # Each test gets a fresh temporary folder; a failed check prints why and exits 1.
 set -euo pipefail
 NF=$(realpath "$1")
