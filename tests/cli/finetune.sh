@@ -40,4 +40,17 @@ assert a['layer2.0.conv1.weight'].tobytes() != b['layer2.0.conv1.weight'].tobyte
   --set finetune.reset_head=true --set trainer.max_steps=2 >/dev/null 2>&1 || fail "reset_head to 20 classes"
 expect_error 1 "fc.weight.*shape|reset_head" -- "$NF" train configs/smoke.yaml --set trainer.out_dir="$TMP/nohead" \
   --set model.init="$INIT" --set model.num_classes=20
+# BN recalibration: statistics recomputed over 4 batches (cumulative average) before
+# training; with BN frozen they then stay, and gamma/beta never change.
+"$NF" train configs/smoke.yaml --set trainer.out_dir="$TMP/recal" --set model.init="$INIT" --set finetune.bn=frozen \
+  --set finetune.recalibrate_bn_batches=4 --set trainer.max_steps=2 >"$TMP/log" 2>&1 || fail "recalibration run"
+grep -q "recalibrated BatchNorm statistics over 4 batches" "$TMP/log" || fail "no recalibration message"
+st_py "
+a = load('$INIT/model.safetensors'); b = load('$TMP/recal/final/model.safetensors')
+for k in a:
+    if k.endswith('num_batches_tracked'): assert int(b[k]) == 4, (k, b[k])
+    if k.endswith('running_mean'): assert a[k].tobytes() != b[k].tobytes(), k
+    if ('.bn' in '.' + k or '.downsample.1.' in k) and (k.endswith('weight') or k.endswith('bias')):
+        assert a[k].tobytes() == b[k].tobytes(), k
+" || fail "BN recalibration"
 echo "finetune: ok"
