@@ -262,12 +262,11 @@ void train(const Recipe& r, const std::optional<std::string>& resume) {
     progress.end_epoch();
     const bool whole_epoch = batches == spe;
     const bool last = finished();
-    const double seconds = progress.epoch_seconds();
     ++epoch;
 
     nlohmann::json line = {{"epoch", epoch}, {"step", step}, {"lr", lr}, {"train_loss", loss_sum / std::max<int64_t>(seen, 1)},
                            {"train_top1", double(correct) / std::max<int64_t>(seen, 1)}, {"test_loss", nullptr},
-                           {"test_top1", nullptr}, {"test_top5", nullptr}, {"seconds", seconds}};
+                           {"test_top1", nullptr}, {"test_top5", nullptr}};
     std::string test_msg;
     bool is_best = false;
     if ((r.trainer.eval_every > 0 && epoch % r.trainer.eval_every == 0) || last) {
@@ -276,7 +275,8 @@ void train(const Recipe& r, const std::optional<std::string>& resume) {
       test_msg = fmt::format(" | test loss {:.4f} top1 {:.2f}% top5 {:.2f}%", e.loss, 100 * e.top1, 100 * e.top5);
       if (e.top1 > best_top1) best_top1 = e.top1, is_best = true;
     }
-    line["seconds"] = progress.epoch_seconds();
+    const double seconds = progress.epoch_seconds();  // training and evaluation
+    line["seconds"] = seconds;
     spdlog::info("epoch {} step {} | train loss {:.4f} top1 {:.2f}%{} | lr {:.5f} | {:.1f}s", epoch, step,
                  line["train_loss"].get<double>(), 100 * line["train_top1"].get<double>(), test_msg, lr, seconds);
     std::ofstream(out / "metrics.jsonl", std::ios::app) << line.dump() << "\n";
