@@ -3,6 +3,7 @@
 //   normforge eval    CONFIG --checkpoint PATH [--split test|train] [--json] [--set k=v]...
 //   normforge predict CONFIG --checkpoint PATH [--topk K] IMAGE...
 //   normforge summary CONFIG [--set k=v]...
+//   normforge bench   CONFIG [--batch N] [--iters N] [--threads N] [--json]
 // Exit codes: 0 success, 1 error (bad recipe, data, checkpoint...), 2 bad command
 // line, 3 training diverged (NaN/Inf loss). Errors are one line on stderr.
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -13,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "framework/backends/cpu/onednn.h"
+#include "tools/bench.h"
 #include "tools/commands.h"
 #include "tools/trainer.h"
 
@@ -50,6 +52,16 @@ int main(int argc, char** argv) {
   summary_cmd->add_option("config", config, "recipe (YAML)")->required();
   summary_cmd->add_option("--set", sets, "override a recipe key: key.path=value (repeatable)");
 
+  BenchOptions bench;
+  auto* bench_cmd = app.add_subcommand("bench", "training and evaluation throughput on synthetic data");
+  bench_cmd->add_option("config", config, "recipe (YAML)")->required();
+  bench_cmd->add_option("--batch", bench.batch, "batch size (default: data.batch_size)")->check(CLI::PositiveNumber);
+  bench_cmd->add_option("--iters", bench.iters, "timed steps after 3 warm-up steps")->check(CLI::PositiveNumber);
+  bench_cmd->add_option("--threads", bench.threads, "CPU threads (0 = all cores; default: the recipe's)")
+      ->check(CLI::NonNegativeNumber);
+  bench_cmd->add_flag("--json", bench.json, "one JSON object on the last line of stdout");
+  bench_cmd->add_option("--set", sets, "override a recipe key: key.path=value (repeatable)");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -70,6 +82,8 @@ int main(int argc, char** argv) {
       run_predict(parse_recipe(config, sets), checkpoint, images, topk);
     } else if (*summary_cmd) {
       run_summary(parse_recipe(config, sets));
+    } else if (*bench_cmd) {
+      run_bench(parse_recipe(config, sets), bench);
     }
   } catch (const DivergedError& e) {
     std::fprintf(stderr, "\nnormforge: error: %s\n", e.what());

@@ -67,8 +67,6 @@ EvalResult evaluate(Module& model, data::DataLoader& loader) {
   return res;
 }
 
-namespace {
-
 std::unique_ptr<optim::Optimizer> make_optimizer(const Recipe& r, Module& model) {
   optim::ParamGroup decay{{}, r.optimizer.lr, r.optimizer.weight_decay}, no_decay{{}, r.optimizer.lr, 0.0};
   std::set<std::string> bn_params;
@@ -97,6 +95,8 @@ std::unique_ptr<optim::Optimizer> make_optimizer(const Recipe& r, Module& model)
                       r.optimizer.nesterov};
   return std::make_unique<optim::SGD>(groups, o);
 }
+
+namespace {
 
 optim::LrSchedule make_schedule(const Recipe& r, int64_t steps_per_epoch, int64_t total_steps) {
   optim::ScheduleOptions o;

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "data/loader.h"
+#include "framework/optim/optimizer.h"
 #include "layers/module.h"
 #include "tools/recipe.h"
 
@@ -27,6 +28,10 @@ EvalResult evaluate(Module& model, data::DataLoader& loader);
 // Opens the recipe's dataset split ("train" | "test") as a loader; train loaders
 // shuffle and augment per the recipe, test loaders do neither.
 std::unique_ptr<data::DataLoader> make_loader(const Recipe& r, const std::string& split, bool for_training);
+
+// The recipe's optimizer over the model's trainable parameters (two groups when
+// optimizer.no_weight_decay exempts some).
+std::unique_ptr<optim::Optimizer> make_optimizer(const Recipe& r, Module& model);
 
 // Thrown when the loss stops being finite; main() maps it to exit code 3.
 struct DivergedError : Error {
