@@ -15,13 +15,13 @@ Tensor Module::operator()(const Tensor& x) {
 ForwardHookGuard::ForwardHookGuard(ForwardHook hook) : prev_(std::move(g_hook)) { g_hook = std::move(hook); }
 ForwardHookGuard::~ForwardHookGuard() { g_hook = std::move(prev_); }
 
-Tensor& Module::register_parameter(const std::string& name, Tensor t, bool requires_grad) {
+Tensor Module::register_parameter(const std::string& name, Tensor t, bool requires_grad) {
   t.set_requires_grad(requires_grad);
   params_.emplace_back(name, t);
   return params_.back().second;
 }
 
-Tensor& Module::register_buffer(const std::string& name, Tensor t) {
+Tensor Module::register_buffer(const std::string& name, Tensor t) {
   buffers_.emplace_back(name, t);
   return buffers_.back().second;
 }

@@ -52,8 +52,9 @@ class Module {
   std::string repr(int indent = 0) const;  // PyTorch-like printout of the tree
 
  protected:
-  Tensor& register_parameter(const std::string& name, Tensor t, bool requires_grad = true);
-  Tensor& register_buffer(const std::string& name, Tensor t);
+  // Both return the registered handle (Tensor is a shared handle: keep it, not a reference).
+  Tensor register_parameter(const std::string& name, Tensor t, bool requires_grad = true);
+  Tensor register_buffer(const std::string& name, Tensor t);
   template <class M>
   std::shared_ptr<M> register_module(const std::string& name, std::shared_ptr<M> m) {
     children_.emplace_back(name, m);
