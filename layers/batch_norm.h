@@ -23,6 +23,9 @@ struct BatchNormOptions {
 class BatchNorm : public Module {
  public:
   Tensor forward(const Tensor& x) override;
+  // relu?(bn(x) + residual?) in one pass (ops::BatchNormFusion); runs the forward hook
+  // like operator(). ResNet blocks call it for bn -> relu and bn -> add -> relu.
+  Tensor forward_fused(const Tensor& x, const Tensor& residual, bool relu);
   std::string extra_repr() const override;  // "16, eps=1e-05, momentum=0.1, affine=True, ..."
 
   int64_t num_features() const { return num_features_; }

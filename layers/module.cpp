@@ -8,8 +8,12 @@ thread_local ForwardHook g_hook;
 
 Tensor Module::operator()(const Tensor& x) {
   Tensor y = forward(x);
-  if (g_hook) g_hook(*this, x, y);
+  run_forward_hook(x, y);
   return y;
+}
+
+void Module::run_forward_hook(const Tensor& x, const Tensor& y) const {
+  if (g_hook) g_hook(*this, x, y);
 }
 
 ForwardHookGuard::ForwardHookGuard(ForwardHook hook) : prev_(std::move(g_hook)) { g_hook = std::move(hook); }

@@ -29,6 +29,8 @@ class Module {
   virtual Tensor forward(const Tensor& x) = 0;
   // Call a module as m(x) (as in PyTorch): forward() plus the installed forward hook.
   Tensor operator()(const Tensor& x);
+  // Runs the installed forward hook, for layers with fused entry points besides forward().
+  void run_forward_hook(const Tensor& x, const Tensor& y) const;
   virtual std::string type_name() const = 0;  // "Conv2d", "BatchNorm2d", ...
   virtual std::string extra_repr() const { return ""; }  // "3, 16, kernel_size=3, ..."
 

@@ -21,11 +21,11 @@ PreActBlock::PreActBlock(int64_t in, int64_t out, int64_t stride, const ModelSpe
 }
 
 Tensor PreActBlock::forward(const Tensor& x) {
-  Tensor a = ops::relu((*bn1_)(x));
+  Tensor a = bn1_->forward_fused(x, Tensor(), true);
   Tensor identity = downsample_ ? (*downsample_)(a) : x;
   Tensor h = (*conv1_)(a);
   if (dropout_) h = (*dropout_)(h);
-  h = (*conv2_)(ops::relu((*bn2_)(h)));
+  h = (*conv2_)(bn2_->forward_fused(h, Tensor(), true));
   return ops::add(h, identity);
 }
 
@@ -51,7 +51,7 @@ PreActResNet::PreActResNet(int64_t stem_width, const std::vector<int64_t>& width
 Tensor PreActResNet::forward(const Tensor& x) {
   Tensor h = (*conv1_)(x);
   for (auto& stage : stages_) h = (*stage)(h);
-  h = ops::flatten((*pool_)(ops::relu((*bn_)(h))), 1);
+  h = ops::flatten((*pool_)(bn_->forward_fused(h, Tensor(), true)), 1);
   if (dropout_) h = (*dropout_)(h);
   return (*fc_)(h);
 }

@@ -1,6 +1,5 @@
 #include "models/resnet.h"
 
-#include "framework/ops/eltwise.h"
 #include "framework/ops/shape.h"
 #include "framework/ops/shortcut.h"
 #include "layers/dropout.h"
@@ -26,10 +25,9 @@ BasicBlock::BasicBlock(int64_t in, int64_t out, int64_t stride, const ModelSpec&
 }
 
 Tensor BasicBlock::forward(const Tensor& x) {
-  Tensor h = ops::relu((*bn1_)((*conv1_)(x)));
-  h = (*bn2_)((*conv2_)(h));
+  Tensor h = bn1_->forward_fused((*conv1_)(x), Tensor(), true);
   Tensor identity = downsample_ ? (*downsample_)(x) : pad_to_ ? ops::shortcut_pad(x, pad_to_, pad_stride_) : x;
-  return ops::relu(ops::add(h, identity));
+  return bn2_->forward_fused((*conv2_)(h), identity, true);  // relu(bn2(conv2(h)) + identity)
 }
 
 ResNet::ResNet(int64_t stem_width, const std::vector<int64_t>& widths, const std::vector<int64_t>& blocks,
@@ -55,7 +53,7 @@ ResNet::ResNet(int64_t stem_width, const std::vector<int64_t>& widths, const std
 }
 
 Tensor ResNet::forward(const Tensor& x) {
-  Tensor h = ops::relu((*bn1_)((*conv1_)(x)));
+  Tensor h = bn1_->forward_fused((*conv1_)(x), Tensor(), true);
   for (auto& stage : stages_) h = (*stage)(h);
   h = ops::flatten((*pool_)(h), 1);
   if (dropout_) h = (*dropout_)(h);

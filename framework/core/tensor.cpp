@@ -30,15 +30,31 @@ Shape contiguous_strides(const Shape& shape) {
   return st;
 }
 
-Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
+Shape format_strides(const Shape& shape, MemoryFormat format) {
+  if (format == MemoryFormat::Contiguous || shape.size() < 3) return contiguous_strides(shape);
+  // Channels-last: dim 1 innermost, then the spatial dims in order, then N.
+  Shape st(shape.size());
+  int64_t acc = shape[1];
+  st[1] = 1;
+  for (size_t i = shape.size() - 1; i >= 2; --i) {
+    st[i] = acc;
+    acc *= shape[i];
+  }
+  st[0] = acc;
+  return st;
+}
+
+Tensor Tensor::empty(const Shape& shape, DType dtype, Device device, MemoryFormat format) {
   for (int64_t d : shape) NF_CHECK(d >= 0, "negative dimension in shape " + shape_str(shape));
   auto impl = std::make_shared<TensorImpl>();
   impl->storage = std::make_shared<Storage>(shape_numel(shape) * dtype_size(dtype), device);
   impl->shape = shape;
-  impl->strides = contiguous_strides(shape);
+  impl->strides = format_strides(shape, format);
   impl->dtype = dtype;
   return Tensor(std::move(impl));
 }
+
+Tensor Tensor::empty_like(const Tensor& t) { return empty(t.shape(), t.dtype(), t.device(), t.memory_format()); }
 
 Tensor Tensor::zeros(const Shape& shape, DType dtype, Device device) { return full(shape, 0.0, dtype, device); }
 
@@ -74,7 +90,17 @@ int64_t Tensor::size(int64_t d) const {
   return impl_->shape[d];
 }
 
-bool Tensor::is_contiguous() const { return impl_->strides == contiguous_strides(impl_->shape); }
+bool Tensor::is_contiguous(MemoryFormat format) const {
+  const Shape want = format_strides(impl_->shape, format);
+  for (size_t i = 0; i < want.size(); ++i)
+    if (impl_->shape[i] != 1 && impl_->strides[i] != want[i]) return false;
+  return true;
+}
+
+MemoryFormat Tensor::memory_format() const {
+  return !is_contiguous() && is_contiguous(MemoryFormat::ChannelsLast) ? MemoryFormat::ChannelsLast
+                                                                        : MemoryFormat::Contiguous;
+}
 
 Tensor Tensor::view(const Shape& shape) const {
   NF_CHECK(is_contiguous(), "view of a non-contiguous tensor " + str());
@@ -109,36 +135,60 @@ Tensor Tensor::detach() const {
   return Tensor(std::move(impl));
 }
 
-// Packs a strided CPU tensor into dst (contiguous, same shape and dtype).
-static void pack_strided(const Tensor& src, void* dst) {
-  const size_t es = dtype_size(src.dtype());
+namespace {
+
+// Copies every element of src into dst (same shape and dtype, any strides, CPU).
+// The innermost loop runs along dst's innermost dimension, so dst is written in order.
+template <class T>
+void copy_strided(const Tensor& src, const Tensor& dst) {
   const Shape& shape = src.shape();
-  const Shape& st = src.strides();
-  const int64_t n = src.numel(), nd = src.dim();
-  const char* base = static_cast<const char*>(src.storage()->data()) + src.impl()->offset * es;
-  std::vector<int64_t> idx(nd, 0);
-  char* out = static_cast<char*>(dst);
-  for (int64_t i = 0; i < n; ++i) {
-    int64_t off = 0;
-    for (int64_t d = 0; d < nd; ++d) off += idx[d] * st[d];
-    std::memcpy(out + i * es, base + off * es, es);
+  const int64_t nd = src.dim();
+  if (src.numel() == 0) return;
+  if (nd == 0) {
+    *dst.data<T>() = *src.data<T>();
+    return;
+  }
+  int64_t inner = 0;  // dst's fastest-moving dimension (among those longer than 1)
+  for (int64_t d = 0; d < nd; ++d)
+    if (shape[inner] == 1 || (shape[d] > 1 && dst.strides()[d] < dst.strides()[inner])) inner = d;
+  const int64_t len = shape[inner], ss = src.strides()[inner], ds = dst.strides()[inner];
+  const int64_t rows = src.numel() / len;
+#pragma omp parallel for if (src.numel() >= (int64_t{1} << 16))
+  for (int64_t r = 0; r < rows; ++r) {
+    int64_t so = 0, dof = 0, rem = r;  // offsets of row r (index over the other dims)
     for (int64_t d = nd - 1; d >= 0; --d) {
-      if (++idx[d] < shape[d]) break;
-      idx[d] = 0;
+      if (d == inner) continue;
+      const int64_t i = rem % shape[d];
+      rem /= shape[d];
+      so += i * src.strides()[d];
+      dof += i * dst.strides()[d];
     }
+    const T* sp = src.data<T>() + so;
+    T* dp = dst.data<T>() + dof;
+    for (int64_t j = 0; j < len; ++j) dp[j * ds] = sp[j * ss];
   }
 }
 
-Tensor Tensor::contiguous() const {
-  if (is_contiguous()) return *this;
+void copy_elements(const Tensor& src, const Tensor& dst) {
+  switch (dtype_size(src.dtype())) {
+    case 2: copy_strided<uint16_t>(src, dst); break;
+    case 4: copy_strided<uint32_t>(src, dst); break;
+    default: copy_strided<uint64_t>(src, dst); break;
+  }
+}
+
+}  // namespace
+
+Tensor Tensor::contiguous(MemoryFormat format) const {
+  if (is_contiguous(format)) return *this;
   NF_CHECK(device().is_cpu(), "contiguous(): strided copies are CPU-only, got " + str());
-  Tensor out = empty(shape(), dtype(), device());
-  pack_strided(*this, out.raw_data());
+  Tensor out = empty(shape(), dtype(), device(), format);
+  copy_elements(*this, out);
   return out;
 }
 
 Tensor Tensor::clone() const {
-  Tensor out = empty(shape(), dtype(), device());
+  Tensor out = empty_like(*this);
   out.copy_(*this);
   return out;
 }
@@ -154,8 +204,14 @@ Tensor Tensor::to(Device d) const {
 void Tensor::copy_(const Tensor& src) {
   NF_CHECK(src.shape() == shape(), "copy_: shape " + shape_str(src.shape()) + " into " + str());
   NF_CHECK(src.dtype() == dtype(), "copy_: dtype " + std::string(dtype_name(src.dtype())) + " into " + str());
-  NF_CHECK(is_contiguous(), "copy_ into a non-contiguous tensor " + str());
-  Tensor s = src.device().is_cpu() ? src.contiguous() : src;
+  NF_CHECK(is_dense(), "copy_ into a non-dense tensor " + str());
+  if (src.device().is_cpu() && device().is_cpu() && src.strides() != strides()) {
+    copy_elements(src, *this);
+    return;
+  }
+  Tensor s = src.device().is_cpu() ? src.contiguous(memory_format()) : src;
+  NF_CHECK(s.is_contiguous(memory_format()), "copy_: device copies need matching memory formats, got " + s.str() +
+                                                 " into " + str());
   copy_bytes(raw_data(), device(), s.raw_data(), s.device(), nbytes());
 }
 
@@ -177,7 +233,7 @@ Tensor Tensor::to(DType t) const {
 }
 
 void Tensor::fill_(double value) {
-  NF_CHECK(is_contiguous(), "fill_ on a non-contiguous tensor " + str());
+  NF_CHECK(is_dense(), "fill_ on a non-dense tensor " + str());
   Tensor host = device().is_cpu() ? *this : empty(shape(), dtype());
   const int64_t n = numel();
   switch (dtype()) {

@@ -1,7 +1,10 @@
 // Tensor: a handle (shared_ptr) to a TensorImpl holding shape, strides (in elements),
 // dtype, device, a shared Storage plus an element offset, and the autograd fields
 // (requires_grad, accumulated grad, and grad_fn: the Node that produced it).
-// Copying a Tensor copies the handle, as in PyTorch. Image tensors are NCHW.
+// Copying a Tensor copies the handle, as in PyTorch. Shapes are always logical NCHW
+// ([N, C, H, W] for images); the memory order is the strides' business: row-major
+// (MemoryFormat::Contiguous) or channels-last (NHWC), which the CPU backend's conv,
+// BN, ReLU, add and pooling produce and consume without reordering.
 #pragma once
 #include <cstdint>
 #include <initializer_list>
@@ -16,6 +19,10 @@
 namespace nf {
 
 using Shape = std::vector<int64_t>;
+
+// Dense memory orders, as PyTorch's memory_format. ChannelsLast keeps dim 1 innermost:
+// NHWC for [N, C, H, W], [N, L, C] for [N, C, L]; for fewer than 3 dims it is Contiguous.
+enum class MemoryFormat { Contiguous, ChannelsLast };
 std::string shape_str(const Shape& s);  // "[2, 3, 4]"
 int64_t shape_numel(const Shape& s);
 
@@ -38,7 +45,9 @@ class Tensor {
   explicit Tensor(std::shared_ptr<TensorImpl> impl) : impl_(std::move(impl)) {}
 
   // Factories. Memory from empty() is uninitialized.
-  static Tensor empty(const Shape& shape, DType dtype = DType::F32, Device device = Device::cpu());
+  static Tensor empty(const Shape& shape, DType dtype = DType::F32, Device device = Device::cpu(),
+                      MemoryFormat format = MemoryFormat::Contiguous);
+  static Tensor empty_like(const Tensor& t);  // same shape, dtype, device and memory format
   static Tensor zeros(const Shape& shape, DType dtype = DType::F32, Device device = Device::cpu());
   static Tensor full(const Shape& shape, double value, DType dtype = DType::F32,
                      Device device = Device::cpu());
@@ -63,7 +72,11 @@ class Tensor {
   size_t nbytes() const { return numel() * dtype_size(dtype()); }
   DType dtype() const { return impl_->dtype; }
   Device device() const { return impl_->storage->device(); }
-  bool is_contiguous() const;
+  // Strides of size-1 dimensions are ignored, as in PyTorch ([N, C, 1, 1] is both).
+  bool is_contiguous(MemoryFormat format = MemoryFormat::Contiguous) const;
+  bool is_dense() const { return is_contiguous() || is_contiguous(MemoryFormat::ChannelsLast); }
+  // ChannelsLast when laid out so and not also row-major; else Contiguous.
+  MemoryFormat memory_format() const;
   const std::shared_ptr<Storage>& storage() const { return impl_->storage; }
 
   void* raw_data() const {
@@ -76,13 +89,14 @@ class Tensor {
 
   // Views and copies (no autograd; ops/shape.h has the differentiable reshape/flatten).
   Tensor view(const Shape& shape) const;  // same storage; requires contiguous; one dim may be -1
-  Tensor contiguous() const;              // this if already contiguous, else a packed copy
-  Tensor clone() const;                   // packed copy, no autograd history
+  Tensor contiguous(MemoryFormat format = MemoryFormat::Contiguous) const;  // this, or a packed copy
+  Tensor dense() const { return is_dense() ? *this : contiguous(); }      // any dense memory format
+  Tensor clone() const;                   // copy in the same memory format, no autograd history
   Tensor detach() const;                  // same storage, no autograd history
   Tensor to(Device device) const;         // copy to device (this if already there)
   Tensor to(DType dtype) const;           // converted copy (this if same dtype); CPU only
   void copy_(const Tensor& src);          // same shape; any device pair; dtype must match
-  void fill_(double value);
+  void fill_(double value);               // dense tensors
 
   // Host read-back helpers (copy from the device if needed).
   std::vector<float> to_vector() const;  // F32 (F16/BF16 converted)
@@ -105,6 +119,7 @@ class Tensor {
 };
 
 Shape contiguous_strides(const Shape& shape);
+Shape format_strides(const Shape& shape, MemoryFormat format);
 
 // bfloat16 / float16 conversions (round-to-nearest-even), used by io and dtype casts.
 uint16_t float_to_bf16(float f);

@@ -1,97 +1,186 @@
-// batch_norm: forward and backward on the plain NCHW buffer, seen as [N, C, L]
-// (L = H*W, L or 1): channel c of image i is the L floats at (i*C + c)*L.
-// Per-channel sums are taken in double, as PyTorch's CPU kernel does (its acc_type
-// of float is double): oneDNN 2.6 sums in float, which under cancellation (sum(dy)
-// far below sum|dy|, or inputs far from zero mean) loses ~1e-4 relative in dbias
-// (test BatchNormTrain.SumsUnderCancellationMatchFloat64).
-// - Forward: the batch mean and biased variance are ours (two passes in double);
-//   oneDNN's batch_normalization_forward normalizes with them, or with the running
-//   statistics in evaluation, through use_global_stats (flags use_scale/use_shift
-//   when weight/bias are given). The running statistics are updated here.
-// - Backward: plain loops with PyTorch's formulas (batch_norm_cpu_backward), per
-//   channel in parallel; see cpu_backward.
+// batch_norm: forward and backward, with the optional fused residual add and ReLU.
+// Layout: the kernels see x as rows [M, C] with the channel innermost, i.e. the
+// channels-last tensor ([N, H, W, C] for images, [N, C] as is); M = N*H*W. Inputs in
+// another memory format are converted first; the output is channels-last, like conv's.
+// Per-channel sums are taken in double, as PyTorch's CPU kernel does (its acc_type of
+// float is double): float sums lose ~1e-4 relative in dbias under cancellation (test
+// BatchNormTrain.SumsUnderCancellationMatchFloat64). Rows are split into one range per
+// thread; each thread sums its range into its own [C] partials, combined in thread order.
+// - Forward: batch mean and biased variance in one pass, shifted by the first row
+//   (sums of x - K and (x - K)^2, K = x[0, c]: exact in double for any offset), then
+//   y = x * alpha + beta with alpha = weight * invstd, beta = bias - mean * alpha
+//   (PyTorch's batch_norm_cpu_transform_input), + residual, ReLU, in one pass.
+// - Backward: PyTorch's batch_norm_cpu_backward formulas, one pass for the sums (with
+//   the ReLU mask applied to dy and the residual's gradient written out), one for dx.
 #include "framework/ops/batch_norm.h"
 
+#include <omp.h>
+
 #include <cmath>
-#include <unordered_map>
 #include <vector>
 
 #include "framework/autograd/autograd.h"
 #include "framework/backends/cpu/onednn.h"
+#include "framework/backends/cpu/vectorize.h"
 #include "framework/ops/dispatch.h"
 
 namespace nf::ops {
 
 namespace {
 
-using dnnl::normalization_flags;
-
-Shape as_4d(const Shape& s) {
-  Shape out = s;
-  while (out.size() < 4) out.push_back(1);
-  return out;
-}
-
-// The [N, C, L] view of x; channels are processed in parallel when there are at
-// least kParallelMin values (below that, waking threads costs more than it saves).
-struct Planes {
+// The [M, C] rows of a channels-last tensor, split into one range per thread.
+// Below kParallelMin values one thread does it all (waking threads costs more).
+struct Rows {
   static constexpr int64_t kParallelMin = int64_t{1} << 15;
-  int64_t N, C, L;
-  explicit Planes(const Tensor& x) : N(x.size(0)), C(x.size(1)), L(x.numel() / (x.size(0) * x.size(1))) {}
-  int64_t at(int64_t i, int64_t c) const { return (i * C + c) * L; }
-  bool parallel() const { return N * C * L >= kParallelMin; }
+  int64_t M, C;
+  int threads;
+  explicit Rows(const Tensor& x)
+      : M(x.numel() / x.size(1)), C(x.size(1)), threads(M * C >= kParallelMin ? cpu::num_threads() : 1) {}
+  // Calls f(thread, first row, end row) for each thread's range, in parallel.
+  template <class F>
+  void for_ranges(const F& f) const {
+#pragma omp parallel num_threads(threads)
+    {
+      const int t = omp_get_thread_num(), T = omp_get_num_threads();
+      const int64_t per = (M + T - 1) / T;
+      const int64_t r0 = std::min(M, t * per), r1 = std::min(M, r0 + per);
+      f(t, r0, r1);
+    }
+  }
 };
 
-// y = weight * (x - mean) / sqrt(var + eps) + bias, with the given [C] statistics.
-void cpu_forward(const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& mean, const Tensor& var,
-                 Tensor& y, float eps) {
-  Shape s4 = as_4d(x.shape());
-  auto f = normalization_flags::use_global_stats;
-  if (w.defined()) f = f | normalization_flags::use_scale;
-  if (b.defined()) f = f | normalization_flags::use_shift;
-  auto& p = cpu::cached<dnnl::batch_normalization_forward>(cpu::key("bn_fwd", s4, eps, unsigned(f)), [&] {
-    dnnl::batch_normalization_forward::desc d(dnnl::prop_kind::forward_inference, cpu::plain_desc(s4), eps, f);
-    return dnnl::batch_normalization_forward(
-        dnnl::batch_normalization_forward::primitive_desc(d, cpu::engine()));
-  });
-  auto md = cpu::plain_desc(s4);
-  std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, cpu::memory(md, x)},
-                                             {DNNL_ARG_DST, cpu::memory(md, y)},
-                                             {DNNL_ARG_MEAN, cpu::memory(mean)},
-                                             {DNNL_ARG_VARIANCE, cpu::memory(var)}};
-  if (w.defined()) args[DNNL_ARG_SCALE] = cpu::memory(w);
-  if (b.defined()) args[DNNL_ARG_SHIFT] = cpu::memory(b);
-  p.execute(cpu::stream(), args);
+// The kernels below take restrict pointers and keep branches out of the inner loops,
+// so that each inner loop over the C channels of a row vectorizes.
+
+// s1[c] += x - k[c], s2[c] += (x - k[c])^2 over rows [r0, r1).
+NF_VECTORIZE void sum_shifted(const float* __restrict x, int64_t r0, int64_t r1, int64_t C,
+                              const float* __restrict k, double* __restrict s1, double* __restrict s2) {
+  for (int64_t r = r0; r < r1; ++r) {
+    const float* __restrict xr = x + r * C;
+    for (int64_t c = 0; c < C; ++c) {
+      const double d = static_cast<double>(xr[c]) - k[c];
+      s1[c] += d;
+      s2[c] += d * d;
+    }
+  }
 }
 
-// Batch mean and biased variance per channel, in double (PyTorch's two passes);
-// also stored, rounded, into the [C] tensors the forward and backward use.
+// y = relu?(x * alpha + beta + res?) over rows [r0, r1); res may be null.
+NF_VECTORIZE void affine_rows(const float* __restrict x, const float* __restrict res, float* __restrict y,
+                              int64_t r0, int64_t r1, int64_t C, const float* __restrict alpha,
+                              const float* __restrict beta, bool relu) {
+  for (int64_t r = r0; r < r1; ++r) {
+    const float* __restrict xr = x + r * C;
+    float* __restrict yr = y + r * C;
+    if (res) {
+      const float* __restrict rr = res + r * C;
+      for (int64_t c = 0; c < C; ++c) yr[c] = xr[c] * alpha[c] + beta[c] + rr[c];
+    } else {
+      for (int64_t c = 0; c < C; ++c) yr[c] = xr[c] * alpha[c] + beta[c];
+    }
+    if (relu)
+      for (int64_t c = 0; c < C; ++c) yr[c] = yr[c] > 0.f ? yr[c] : 0.f;
+  }
+}
+
+// out[c] = dy where the fused ReLU's output y > 0, else 0 (one row).
+inline void mask_row(const float* __restrict g, const float* __restrict y, float* __restrict out, int64_t C) {
+  for (int64_t c = 0; c < C; ++c) out[c] = y[c] > 0.f ? g[c] : 0.f;
+}
+
+// sum_dy[c] += g', sum_dy_xmu[c] += g' * (x - mean[c]) over rows [r0, r1), where g' is
+// the gradient reaching the BN output: g, masked by the fused ReLU's output y when y is
+// given. g' is also written to gres when given (the residual's gradient).
+NF_VECTORIZE void sum_grad(const float* __restrict x, const float* __restrict g, const float* __restrict y,
+                           float* __restrict gres, int64_t r0, int64_t r1, int64_t C, const float* __restrict mean,
+                           double* __restrict sum_dy, double* __restrict sum_dy_xmu) {
+  std::vector<float> row(y && !gres ? C : 0);
+  for (int64_t r = r0; r < r1; ++r) {
+    const int64_t o = r * C;
+    const float* __restrict gv = g + o;
+    if (y) {
+      float* out = gres ? gres + o : row.data();
+      mask_row(g + o, y + o, out, C);
+      gv = out;
+    }
+    const float* __restrict xr = x + o;
+    for (int64_t c = 0; c < C; ++c) {
+      sum_dy[c] += gv[c];
+      sum_dy_xmu[c] += static_cast<double>(gv[c]) * (xr[c] - mean[c]);
+    }
+  }
+}
+
+// dx = (g' - grad_mean[c] - (x - mean[c]) * k[c]) * scale[c] over rows [r0, r1), g' as in sum_grad.
+NF_VECTORIZE void grad_input(const float* __restrict x, const float* __restrict g, const float* __restrict y,
+                             float* __restrict dx, int64_t r0, int64_t r1, int64_t C, const float* __restrict mean,
+                             const float* __restrict grad_mean, const float* __restrict k,
+                             const float* __restrict scale) {
+  for (int64_t r = r0; r < r1; ++r) {
+    const int64_t o = r * C;
+    const float* __restrict xr = x + o;
+    float* __restrict dr = dx + o;
+    if (y) mask_row(g + o, y + o, dr, C);  // dr holds g' first
+    const float* __restrict gv = y ? dr : g + o;
+    for (int64_t c = 0; c < C; ++c) dr[c] = (gv[c] - grad_mean[c] - (xr[c] - mean[c]) * k[c]) * scale[c];
+  }
+}
+
+// Per-thread [C] double partials, summed in thread order into out (deterministic).
+struct Partials {
+  int64_t C;
+  std::vector<double> a, b;
+  Partials(const Rows& rows) : C(rows.C), a(rows.threads * rows.C, 0.0), b(rows.threads * rows.C, 0.0) {}
+  double* a_of(int t) { return a.data() + t * C; }
+  double* b_of(int t) { return b.data() + t * C; }
+  void total(std::vector<double>& ta, std::vector<double>& tb) const {
+    ta.assign(C, 0.0);
+    tb.assign(C, 0.0);
+    for (size_t t = 0; t < a.size() / C; ++t)
+      for (int64_t c = 0; c < C; ++c) {
+        ta[c] += a[t * C + c];
+        tb[c] += b[t * C + c];
+      }
+  }
+};
+
+// Batch mean and biased variance per channel in double; also stored, rounded, into
+// the [C] tensors the forward and backward use.
 void cpu_batch_stats(const Tensor& x, std::vector<double>& mean, std::vector<double>& var, Tensor& mean_f,
                      Tensor& var_f) {
-  const Planes p(x);
-  const double n = static_cast<double>(p.N * p.L);
+  const Rows rows(x);
   const float* px = x.data<float>();
-  float* pm = mean_f.data<float>();
-  float* pv = var_f.data<float>();
-#pragma omp parallel for if (p.parallel())
-  for (int64_t c = 0; c < p.C; ++c) {
-    double sum = 0, sq = 0;
-    for (int64_t i = 0; i < p.N; ++i) {
-      const float* xp = px + p.at(i, c);
-#pragma omp simd reduction(+ : sum)
-      for (int64_t j = 0; j < p.L; ++j) sum += xp[j];
-    }
-    const double m = sum / n;
-    for (int64_t i = 0; i < p.N; ++i) {
-      const float* xp = px + p.at(i, c);
-#pragma omp simd reduction(+ : sq)
-      for (int64_t j = 0; j < p.L; ++j) sq += (xp[j] - m) * (xp[j] - m);
-    }
-    mean[c] = m;
-    var[c] = sq / n;
-    pm[c] = static_cast<float>(m);
-    pv[c] = static_cast<float>(var[c]);
+  const float* shift = px;  // row 0
+  Partials part(rows);
+  rows.for_ranges([&](int t, int64_t r0, int64_t r1) {
+    sum_shifted(px, r0, r1, rows.C, shift, part.a_of(t), part.b_of(t));
+  });
+  std::vector<double> s1, s2;
+  part.total(s1, s2);
+  const double n = static_cast<double>(rows.M);
+  for (int64_t c = 0; c < rows.C; ++c) {
+    const double d = s1[c] / n;
+    mean[c] = shift[c] + d;
+    var[c] = std::max(0.0, s2[c] / n - d * d);
+    mean_f.data<float>()[c] = static_cast<float>(mean[c]);
+    var_f.data<float>()[c] = static_cast<float>(var[c]);
   }
+}
+
+// y = relu?(weight * (x - mean) / sqrt(var + eps) + bias + res?) with the given [C] statistics.
+void cpu_forward(const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& mean, const Tensor& var,
+                 const Tensor& res, bool relu, Tensor& y, double eps) {
+  const Rows rows(x);
+  std::vector<float> alpha(rows.C), beta(rows.C);
+  for (int64_t c = 0; c < rows.C; ++c) {
+    const float invstd = static_cast<float>(1.0 / std::sqrt(static_cast<double>(var.data<float>()[c]) + eps));
+    alpha[c] = w.defined() ? invstd * w.data<float>()[c] : invstd;
+    beta[c] = (b.defined() ? b.data<float>()[c] : 0.f) - mean.data<float>()[c] * alpha[c];
+  }
+  const float* pr = res.defined() ? res.data<float>() : nullptr;
+  rows.for_ranges([&](int, int64_t r0, int64_t r1) {
+    affine_rows(x.data<float>(), pr, y.data<float>(), r0, r1, rows.C, alpha.data(), beta.data(), relu);
+  });
 }
 
 // PyTorch's batch_norm_cpu_backward, per channel c with invstd = 1/sqrt(var + eps)
@@ -99,43 +188,40 @@ void cpu_batch_stats(const Tensor& x, std::vector<double>& mean, std::vector<dou
 //   batch statistics: dx = (dy - sum_dy/n - (x - mean) * sum_dy_xmu * invstd^2 / n) * invstd * weight
 //   given statistics: dx = dy * invstd * weight
 //   dweight = sum_dy_xmu * invstd, dbias = sum_dy.
-// Only the defined outputs among dx, dw, db are computed; mean/var are [C], what the forward used.
-void cpu_backward(const Tensor& x, const Tensor& dy, const Tensor& w, const Tensor& mean, const Tensor& var,
-                  double eps, bool batch_stats, Tensor& dx, Tensor& dw, Tensor& db) {
-  const Planes p(x);
-  const double n = static_cast<double>(p.N * p.L);
-  const float *px = x.data<float>(), *pg = dy.data<float>(), *pm = mean.data<float>(), *pv = var.data<float>();
-  const float* pw = w.defined() ? w.data<float>() : nullptr;
-  float* pdx = dx.defined() ? dx.data<float>() : nullptr;
-  float* pdw = dw.defined() ? dw.data<float>() : nullptr;
-  float* pdb = db.defined() ? db.data<float>() : nullptr;
-  const bool sums = (pdx && batch_stats) || pdw || pdb;
-#pragma omp parallel for if (p.parallel())
-  for (int64_t c = 0; c < p.C; ++c) {
-    const double invstd = 1.0 / std::sqrt(static_cast<double>(pv[c]) + eps);
-    const float m = pm[c];
-    double sum_dy = 0, sum_dy_xmu = 0;
-    for (int64_t i = 0; sums && i < p.N; ++i) {
-      const float *xp = px + p.at(i, c), *gp = pg + p.at(i, c);
-#pragma omp simd reduction(+ : sum_dy, sum_dy_xmu)
-      for (int64_t j = 0; j < p.L; ++j) {
-        sum_dy += gp[j];
-        sum_dy_xmu += static_cast<double>(gp[j]) * (xp[j] - m);
-      }
-    }
-    if (pdw) pdw[c] = static_cast<float>(sum_dy_xmu * invstd);
-    if (pdb) pdb[c] = static_cast<float>(sum_dy);
-    if (!pdx) continue;
-    const float scale = static_cast<float>(invstd * (pw ? pw[c] : 1.0f));
-    const float grad_mean = batch_stats ? static_cast<float>(sum_dy / n) : 0.f;
-    const float k = batch_stats ? static_cast<float>(sum_dy_xmu * invstd * invstd / n) : 0.f;
-    for (int64_t i = 0; i < p.N; ++i) {
-      const float *xp = px + p.at(i, c), *gp = pg + p.at(i, c);
-      float* dxp = pdx + p.at(i, c);
-#pragma omp simd
-      for (int64_t j = 0; j < p.L; ++j) dxp[j] = (gp[j] - grad_mean - (xp[j] - m) * k) * scale;
+// dy here is the gradient masked by the fused ReLU (y_relu: its output, or undefined);
+// dres (if defined) receives that masked gradient. Only defined outputs are computed.
+void cpu_backward(const Tensor& x, const Tensor& g, const Tensor& y_relu, const Tensor& w, const Tensor& mean,
+                  const Tensor& var, double eps, bool batch_stats, Tensor& dx, Tensor& dw, Tensor& db,
+                  Tensor& dres) {
+  const Rows rows(x);
+  const int64_t C = rows.C;
+  const double n = static_cast<double>(rows.M);
+  const float *px = x.data<float>(), *pg = g.data<float>(), *pm = mean.data<float>();
+  const float* py = y_relu.defined() ? y_relu.data<float>() : nullptr;
+  float* pres = dres.defined() ? dres.data<float>() : nullptr;
+  std::vector<double> sum_dy(C, 0.0), sum_dy_xmu(C, 0.0);
+  if ((dx.defined() && batch_stats) || dw.defined() || db.defined() || pres) {
+    Partials part(rows);
+    rows.for_ranges([&](int t, int64_t r0, int64_t r1) {
+      sum_grad(px, pg, py, pres, r0, r1, C, pm, part.a_of(t), part.b_of(t));
+    });
+    part.total(sum_dy, sum_dy_xmu);
+  }
+  std::vector<float> scale(C), grad_mean(C, 0.f), k(C, 0.f);
+  for (int64_t c = 0; c < C; ++c) {
+    const double invstd = 1.0 / std::sqrt(static_cast<double>(var.data<float>()[c]) + eps);
+    if (dw.defined()) dw.data<float>()[c] = static_cast<float>(sum_dy_xmu[c] * invstd);
+    if (db.defined()) db.data<float>()[c] = static_cast<float>(sum_dy[c]);
+    scale[c] = static_cast<float>(invstd * (w.defined() ? w.data<float>()[c] : 1.0f));
+    if (batch_stats) {
+      grad_mean[c] = static_cast<float>(sum_dy[c] / n);
+      k[c] = static_cast<float>(sum_dy_xmu[c] * invstd * invstd / n);
     }
   }
+  if (!dx.defined()) return;
+  rows.for_ranges([&](int, int64_t r0, int64_t r1) {
+    grad_input(px, pg, py, dx.data<float>(), r0, r1, C, pm, grad_mean.data(), k.data(), scale.data());
+  });
 }
 
 // The PyTorch running-statistics update from the double batch statistics.
@@ -187,13 +273,22 @@ void check_inputs(const Tensor& x, const Tensor& weight, const Tensor& bias, con
 }  // namespace
 
 Tensor batch_norm(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias_in, BatchNormState& state,
-                  bool use_batch_stats, std::optional<double> momentum, double eps) {
+                  bool use_batch_stats, std::optional<double> momentum, double eps, const BatchNormFusion& fuse) {
   check_inputs(x_in, weight_in, bias_in, state, use_batch_stats);
+  const Tensor& res_in = fuse.residual;
+  if (res_in.defined()) {
+    check_same_device("batch_norm", {x_in, res_in});
+    check_dtype("batch_norm", res_in, DType::F32);
+    NF_CHECK(res_in.shape() == x_in.shape(), "batch_norm: residual " + shape_str(res_in.shape()) +
+                                                 " does not match the input " + shape_str(x_in.shape()));
+  }
   const int64_t C = x_in.size(1), n = x_in.numel() / C;
-  Tensor x = x_in.contiguous().detach();
+  const MemoryFormat rows = MemoryFormat::ChannelsLast;
+  Tensor x = x_in.contiguous(rows).detach();
+  Tensor res = res_in.defined() ? res_in.contiguous(rows).detach() : Tensor();
   Tensor w = weight_in.defined() ? weight_in.contiguous().detach() : Tensor();
   Tensor b = bias_in.defined() ? bias_in.contiguous().detach() : Tensor();
-  const bool grad = needs_grad({x_in, weight_in, bias_in});
+  const bool grad = needs_grad({x_in, weight_in, bias_in, res_in});
 
   // Statistics used to normalize: fresh batch ones, or a snapshot of the running
   // ones (the backward must see what the forward saw).
@@ -205,7 +300,7 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& weight_in, const Tensor& bia
     mean = grad ? state.running_mean.clone() : state.running_mean.contiguous().detach();
     var = grad ? state.running_var.clone() : state.running_var.contiguous().detach();
   }
-  Tensor y = Tensor::empty(x.shape(), DType::F32, x.device());
+  Tensor y = Tensor::empty(x.shape(), DType::F32, x.device(), rows);
   switch (x.device().type) {
     case DeviceType::CPU:
       if (use_batch_stats) {
@@ -213,7 +308,7 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& weight_in, const Tensor& bia
         cpu_batch_stats(x, batch_mean, batch_var, mean, var);
         if (state.running_mean.defined()) cpu_update_running_stats(state, batch_mean, batch_var, n, momentum);
       }
-      cpu_forward(x, w, b, mean, var, y, static_cast<float>(eps));
+      cpu_forward(x, w, b, mean, var, res, fuse.relu, y, eps);
       break;
     default: unsupported_device("batch_norm", x);
   }
@@ -222,18 +317,24 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& weight_in, const Tensor& bia
   const bool need_dx = x_in.requires_grad();
   const bool need_dw = weight_in.defined() && weight_in.requires_grad();
   const bool need_db = bias_in.defined() && bias_in.requires_grad();
-  auto backward = [x, w, mean, var, eps, use_batch_stats, need_dx, need_dw, need_db](const Tensor& g) {
-    Tensor dy = g.contiguous();
-    Tensor dx = need_dx ? Tensor::empty(x.shape(), DType::F32, x.device()) : Tensor();
-    Tensor dw = need_dw ? Tensor::empty({x.size(1)}, DType::F32, x.device()) : Tensor();
-    Tensor db = need_db ? Tensor::empty({x.size(1)}, DType::F32, x.device()) : Tensor();
+  const bool need_dres = res_in.defined() && res_in.requires_grad();
+  const Tensor y_relu = fuse.relu ? y.detach() : Tensor();
+  auto backward = [=](const Tensor& g_in) {
+    Tensor g = g_in.contiguous(rows);
+    auto make = [&](bool need, const Shape& s) {
+      return need ? Tensor::empty(s, DType::F32, x.device(), rows) : Tensor();
+    };
+    Tensor dx = make(need_dx, x.shape()), dw = make(need_dw, {C}), db = make(need_db, {C});
+    // Without a ReLU the residual's gradient is g itself; with one it is the masked g.
+    Tensor dres = need_dres && fuse.relu ? make(true, x.shape()) : Tensor();
     switch (x.device().type) {
-      case DeviceType::CPU: cpu_backward(x, dy, w, mean, var, eps, use_batch_stats, dx, dw, db); break;
+      case DeviceType::CPU: cpu_backward(x, g, y_relu, w, mean, var, eps, use_batch_stats, dx, dw, db, dres); break;
       default: unsupported_device("batch_norm backward", x);
     }
-    return std::vector<Tensor>{dx, dw, db};
+    if (need_dres && !fuse.relu) dres = g;
+    return std::vector<Tensor>{dx, dw, db, dres};
   };
-  return record(y, "batch_norm", {x_in, weight_in, bias_in}, backward);
+  return record(y, "batch_norm", {x_in, weight_in, bias_in, res_in}, backward);
 }
 
 }  // namespace nf::ops

@@ -1,5 +1,6 @@
 // Batch Normalization, exactly as PyTorch's F.batch_norm.
-// Shapes: x is [N, C], [N, C, L] or [N, C, H, W] (F32, NCHW); weight, bias,
+// Shapes: x is [N, C], [N, C, L] or [N, C, H, W] (F32, any memory format; the output
+// is channels-last, the layout the kernels work in); weight, bias,
 // running_mean, running_var are [C] F32; num_batches_tracked is I64 of shape [].
 // Statistics are per channel over the n = N*L (or N*H*W) values of that channel.
 //
@@ -15,6 +16,10 @@
 //   change nothing; each image's output depends on that image only. Still
 //   differentiable w.r.t. x, weight and bias (fine-tuning with frozen statistics).
 // weight/bias undefined means affine=false (scale 1, shift 0).
+//
+// Fusion (ResNet's bn -> relu and bn -> add -> relu) in the same pass over memory:
+//   out = relu?(y + residual?), residual of x's shape; its gradient and the ReLU mask are
+//   handled in the same backward pass. The values are those of the separate ops.
 #pragma once
 #include <optional>
 
@@ -28,7 +33,13 @@ struct BatchNormState {
   Tensor num_batches_tracked;        // I64, shape []
 };
 
+struct BatchNormFusion {
+  Tensor residual;    // undefined: no add
+  bool relu = false;
+};
+
 Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, BatchNormState& state,
-                  bool use_batch_stats, std::optional<double> momentum, double eps);
+                  bool use_batch_stats, std::optional<double> momentum, double eps,
+                  const BatchNormFusion& fuse = {});
 
 }  // namespace nf::ops

@@ -1,8 +1,11 @@
 // conv2d: forward, backward-data, backward-weights (+ bias). CPU through oneDNN's
-// direct convolution primitives, which choose their own (blocked) layouts
-// (format_tag::any); our plain NCHW/OIHW tensors are reordered into those layouts in
-// scratch buffers and results reordered back. Every primitive and reorder is cached by
-// the full geometry, so a steady-state training step builds nothing.
+// direct convolution primitives on channels-last (NHWC) activations: y and dx are
+// produced NHWC, and an NHWC x or dy is used as is, so a chain of convs, BNs, ReLUs
+// and adds runs with no reorder. A row-major (NCHW) input, such as the images, is
+// reordered into a scratch buffer. Weights stay OIHW in the Tensor and are reordered
+// into the primitive's blocked layout (format_tag::any) per call (they are small).
+// Every primitive and reorder is cached by geometry and input layouts, so a
+// steady-state training step builds nothing.
 // Scratch slots: 0 primitive scratchpads; 1..6 temporary blocked tensors of one call.
 #include "framework/ops/conv.h"
 #include "framework/ops/reduce.h"
@@ -69,6 +72,9 @@ Geometry geometry(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2
 memory::desc any_desc(const memory::dims& d) {
   return memory::desc(d, memory::data_type::f32, memory::format_tag::any);
 }
+memory::desc nhwc_desc(const Shape& s) {
+  return memory::desc(cpu::dims(s), memory::data_type::f32, memory::format_tag::nhwc);
+}
 memory::desc plain_weights(const Geometry& g) { return cpu::plain_desc(g.w_dims); }
 
 dnnl::primitive_attr user_scratchpad() {
@@ -77,8 +83,9 @@ dnnl::primitive_attr user_scratchpad() {
   return attr;
 }
 
-// One tensor argument of a primitive: its plain layout, the layout the primitive
-// chose, and the cached reorder between them (towards `want` for inputs, back for outputs).
+// One tensor argument of a primitive: the tensor's own layout (`plain`: NCHW, NHWC or
+// OIHW), the layout the primitive wants, and the cached reorder between them (towards
+// `want` for inputs, back for outputs).
 struct Port {
   memory::desc plain, want;
   bool same = true;
@@ -111,10 +118,9 @@ dnnl::convolution_forward::desc forward_desc(const Geometry& g, dnnl::prop_kind 
   using D = dnnl::convolution_forward::desc;
   auto alg = dnnl::algorithm::convolution_direct;
   if (bias)
-    return D(prop, alg, any_desc(cpu::dims(g.x)), any_desc(g.w_dims), cpu::plain_desc({g.y[1]}),
-             any_desc(cpu::dims(g.y)), g.strides, g.dilates, g.pad_l, g.pad_r);
-  return D(prop, alg, any_desc(cpu::dims(g.x)), any_desc(g.w_dims), any_desc(cpu::dims(g.y)), g.strides, g.dilates,
-           g.pad_l, g.pad_r);
+    return D(prop, alg, nhwc_desc(g.x), any_desc(g.w_dims), cpu::plain_desc({g.y[1]}), nhwc_desc(g.y), g.strides,
+             g.dilates, g.pad_l, g.pad_r);
+  return D(prop, alg, nhwc_desc(g.x), any_desc(g.w_dims), nhwc_desc(g.y), g.strides, g.dilates, g.pad_l, g.pad_r);
 }
 
 struct Forward {
@@ -137,11 +143,11 @@ struct BackwardWeights {
 
 void cpu_forward(const Geometry& g, const Tensor& x, const Tensor& w, const Tensor& b, Tensor& y, bool training) {
   const bool bias = b.defined();
-  auto& f = cpu::cached<Forward>(cpu::key("conv_fwd", g.key, bias, training), [&] {
+  auto& f = cpu::cached<Forward>(cpu::key("conv_fwd", g.key, bias, training, int(x.memory_format())), [&] {
     auto prop = training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference;
     dnnl::convolution_forward::primitive_desc pd(forward_desc(g, prop, bias), user_scratchpad(), cpu::engine());
-    return Forward{dnnl::convolution_forward(pd), pd.scratchpad_desc(), Port(cpu::plain_desc(g.x), pd.src_desc(), true),
-                   Port(plain_weights(g), pd.weights_desc(), true), Port(cpu::plain_desc(g.y), pd.dst_desc(), false)};
+    return Forward{dnnl::convolution_forward(pd), pd.scratchpad_desc(), Port(cpu::desc(x), pd.src_desc(), true),
+                   Port(plain_weights(g), pd.weights_desc(), true), Port(cpu::desc(y), pd.dst_desc(), false)};
   });
   memory dst = f.dst.out(y, 3);
   std::unordered_map<int, memory> args{{DNNL_ARG_SRC, f.src.in(x, 1)},
@@ -167,17 +173,17 @@ void cpu_backward(const Geometry& g, const Tensor& x, const Tensor& w, const Ten
     return gy_blocked;
   };
   if (dx) {
-    auto& bd = cpu::cached<BackwardData>(cpu::key("conv_bwd_data", g.key), [&] {
-      dnnl::convolution_backward_data::desc d(dnnl::algorithm::convolution_direct, any_desc(cpu::dims(g.x)),
-                                              any_desc(g.w_dims), any_desc(cpu::dims(g.y)), g.strides, g.dilates,
-                                              g.pad_l, g.pad_r);
+    *dx = Tensor::empty(g.x, DType::F32, Device::cpu(), MemoryFormat::ChannelsLast);
+    auto& bd = cpu::cached<BackwardData>(cpu::key("conv_bwd_data", g.key, int(gy.memory_format())), [&] {
+      dnnl::convolution_backward_data::desc d(dnnl::algorithm::convolution_direct, nhwc_desc(g.x),
+                                              any_desc(g.w_dims), nhwc_desc(g.y), g.strides, g.dilates, g.pad_l,
+                                              g.pad_r);
       dnnl::convolution_backward_data::primitive_desc pd(d, user_scratchpad(), cpu::engine(), training_pd(false));
       return BackwardData{dnnl::convolution_backward_data(pd), pd.scratchpad_desc(),
-                          Port(cpu::plain_desc(g.y), pd.diff_dst_desc(), true),
+                          Port(cpu::desc(gy), pd.diff_dst_desc(), true),
                           Port(plain_weights(g), pd.weights_desc(), true),
-                          Port(cpu::plain_desc(g.x), pd.diff_src_desc(), false)};
+                          Port(cpu::desc(*dx), pd.diff_src_desc(), false)};
     });
-    *dx = Tensor::empty(g.x);
     memory diff_src = bd.diff_src.out(*dx, 3);
     bd.prim.execute(cpu::stream(), {{DNNL_ARG_DIFF_DST, diff_dst(bd.diff_dst, 1)},
                                     {DNNL_ARG_WEIGHTS, bd.weights.in(w, 2)},
@@ -187,16 +193,17 @@ void cpu_backward(const Geometry& g, const Tensor& x, const Tensor& w, const Ten
   }
   if (dw) {
     const bool bias = db != nullptr;
-    auto& bw = cpu::cached<BackwardWeights>(cpu::key("conv_bwd_weights", g.key, bias), [&] {
+    auto& bw = cpu::cached<BackwardWeights>(cpu::key("conv_bwd_weights", g.key, bias, int(x.memory_format()),
+                                                     int(gy.memory_format())), [&] {
       using D = dnnl::convolution_backward_weights::desc;
       auto alg = dnnl::algorithm::convolution_direct;
-      auto src = any_desc(cpu::dims(g.x)), wei = any_desc(g.w_dims), dst = any_desc(cpu::dims(g.y));
+      auto src = nhwc_desc(g.x), wei = any_desc(g.w_dims), dst = nhwc_desc(g.y);
       D d = bias ? D(alg, src, wei, cpu::plain_desc({g.y[1]}), dst, g.strides, g.dilates, g.pad_l, g.pad_r)
                  : D(alg, src, wei, dst, g.strides, g.dilates, g.pad_l, g.pad_r);
       dnnl::convolution_backward_weights::primitive_desc pd(d, user_scratchpad(), cpu::engine(), training_pd(bias));
       return BackwardWeights{dnnl::convolution_backward_weights(pd), pd.scratchpad_desc(),
-                             Port(cpu::plain_desc(g.x), pd.src_desc(), true),
-                             Port(cpu::plain_desc(g.y), pd.diff_dst_desc(), true),
+                             Port(cpu::desc(x), pd.src_desc(), true),
+                             Port(cpu::desc(gy), pd.diff_dst_desc(), true),
                              Port(plain_weights(g), pd.diff_weights_desc(), false)};
     });
     *dw = Tensor::empty(g.w);
@@ -221,9 +228,9 @@ void cpu_backward(const Geometry& g, const Tensor& x, const Tensor& w, const Ten
 Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in, const Conv2dParams& p) {
   check_same_device("conv2d", {x_in, w_in, b_in});
   const Geometry g = geometry(x_in, w_in, b_in, p);
-  Tensor x = x_in.contiguous(), w = w_in.contiguous(), b = b_in.defined() ? b_in.contiguous() : Tensor();
+  Tensor x = x_in.dense(), w = w_in.contiguous(), b = b_in.defined() ? b_in.contiguous() : Tensor();
   const bool training = needs_grad({x_in, w_in, b_in});
-  Tensor y = Tensor::empty(g.y, x.dtype(), x.device());
+  Tensor y = Tensor::empty(g.y, x.dtype(), x.device(), MemoryFormat::ChannelsLast);
   switch (x.device().type) {
     case DeviceType::CPU: cpu_forward(g, x, w, b, y, training); break;
     default: unsupported_device("conv2d", x);
@@ -234,7 +241,7 @@ Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in, const 
   // Keep only what the wanted gradients read: dx needs w, dw needs x.
   Tensor x_saved = need_dw ? x.detach() : Tensor(), w_saved = need_dx ? w.detach() : Tensor();
   return record(y, "conv2d", {x_in, w_in, b_in}, [=](const Tensor& gy_in) {
-    Tensor gy = gy_in.contiguous();
+    Tensor gy = gy_in.dense();
     Tensor dx, dw, db;
     switch (gy.device().type) {
       case DeviceType::CPU:

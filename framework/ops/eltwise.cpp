@@ -1,5 +1,7 @@
 // add / relu / mul_scalar: forward and backward. CPU through oneDNN's binary and
-// eltwise primitives (cached by shape); relu's backward uses its output (relu_use_dst).
+// eltwise primitives (cached by shape and memory format); relu's backward uses its
+// output (relu_use_dst). Outputs keep the first input's memory format (NCHW or NHWC);
+// a second operand in another format is converted to it.
 #include "framework/ops/eltwise.h"
 
 #include "framework/autograd/autograd.h"
@@ -12,8 +14,8 @@ namespace {
 
 // out = alpha * x (+ beta), oneDNN eltwise linear.
 void cpu_linear(const Tensor& x, Tensor& out, float alpha, float beta) {
-  auto& p = cpu::cached<dnnl::eltwise_forward>(cpu::key("linear", x.shape(), alpha, beta), [&] {
-    auto md = cpu::plain_desc(x.shape());
+  auto& p = cpu::cached<dnnl::eltwise_forward>(cpu::key("linear", x.shape(), int(x.memory_format()), alpha, beta), [&] {
+    auto md = cpu::desc(x);
     dnnl::eltwise_forward::desc d(dnnl::prop_kind::forward_inference, dnnl::algorithm::eltwise_linear, md, alpha, beta);
     return dnnl::eltwise_forward(dnnl::eltwise_forward::primitive_desc(d, cpu::engine()));
   });
@@ -25,12 +27,12 @@ void cpu_linear(const Tensor& x, Tensor& out, float alpha, float beta) {
 Tensor add(const Tensor& a_in, const Tensor& b_in) {
   check_same_device("add", {a_in, b_in});
   NF_CHECK(a_in.shape() == b_in.shape(), "add: shapes " + shape_str(a_in.shape()) + " and " + shape_str(b_in.shape()));
-  Tensor a = a_in.contiguous(), b = b_in.contiguous();
-  Tensor out = Tensor::empty(a.shape(), a.dtype(), a.device());
+  Tensor a = a_in.dense(), b = b_in.contiguous(a.memory_format());
+  Tensor out = Tensor::empty_like(a);
   switch (a.device().type) {
     case DeviceType::CPU: {
-      auto& p = cpu::cached<dnnl::binary>(cpu::key("add", a.shape(), int(a.dtype())), [&] {
-        auto md = cpu::plain_desc(a.shape(), a.dtype());
+      auto& p = cpu::cached<dnnl::binary>(cpu::key("add", a.shape(), int(a.dtype()), int(a.memory_format())), [&] {
+        auto md = cpu::desc(a);
         dnnl::binary::desc d(dnnl::algorithm::binary_add, md, md, md);
         return dnnl::binary(dnnl::binary::primitive_desc(d, cpu::engine()));
       });
@@ -44,13 +46,13 @@ Tensor add(const Tensor& a_in, const Tensor& b_in) {
 }
 
 Tensor relu(const Tensor& x_in) {
-  Tensor x = x_in.contiguous();
-  Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
+  Tensor x = x_in.dense();
+  Tensor y = Tensor::empty_like(x);
   switch (x.device().type) {
     case DeviceType::CPU: {
-      auto& p = cpu::cached<dnnl::eltwise_forward>(cpu::key("relu_fwd", x.shape()), [&] {
+      auto& p = cpu::cached<dnnl::eltwise_forward>(cpu::key("relu_fwd", x.shape(), int(x.memory_format())), [&] {
         dnnl::eltwise_forward::desc d(dnnl::prop_kind::forward_training, dnnl::algorithm::eltwise_relu_use_dst_for_bwd,
-                                      cpu::plain_desc(x.shape()), 0.f, 0.f);
+                                      cpu::desc(x), 0.f, 0.f);
         return dnnl::eltwise_forward(dnnl::eltwise_forward::primitive_desc(d, cpu::engine()));
       });
       p.execute(cpu::stream(), {{DNNL_ARG_SRC, cpu::memory(x)}, {DNNL_ARG_DST, cpu::memory(y)}});
@@ -60,12 +62,12 @@ Tensor relu(const Tensor& x_in) {
   }
   Tensor y_saved = y.detach();
   return record(y, "relu", {x_in}, [y_saved](const Tensor& g_in) {
-    Tensor g = g_in.contiguous();
-    Tensor dx = Tensor::empty(g.shape(), g.dtype(), g.device());
+    Tensor g = g_in.contiguous(y_saved.memory_format());
+    Tensor dx = Tensor::empty_like(y_saved);
     switch (g.device().type) {
       case DeviceType::CPU: {
-        auto& p = cpu::cached<dnnl::eltwise_backward>(cpu::key("relu_bwd", g.shape()), [&] {
-          auto md = cpu::plain_desc(g.shape());
+        auto& p = cpu::cached<dnnl::eltwise_backward>(cpu::key("relu_bwd", g.shape(), int(g.memory_format())), [&] {
+          auto md = cpu::desc(g);
           dnnl::eltwise_forward::desc fd(dnnl::prop_kind::forward_training,
                                          dnnl::algorithm::eltwise_relu_use_dst_for_bwd, md, 0.f, 0.f);
           dnnl::eltwise_forward::primitive_desc fpd(fd, cpu::engine());
@@ -84,8 +86,8 @@ Tensor relu(const Tensor& x_in) {
 }
 
 Tensor mul_scalar(const Tensor& x_in, float s) {
-  Tensor x = x_in.contiguous();
-  Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
+  Tensor x = x_in.dense();
+  Tensor y = Tensor::empty_like(x);
   switch (x.device().type) {
     case DeviceType::CPU: cpu_linear(x, y, s, 0.f); break;
     default: unsupported_device("mul_scalar", x);

@@ -1,5 +1,6 @@
 // max / avg / adaptive-avg pooling: forward and backward side by side. CPU through
-// oneDNN's pooling primitives on the plain NCHW tensors, cached by shape and window:
+// oneDNN's pooling primitives on NCHW or NHWC tensors (the output keeps the input's
+// memory format), cached by shape, layout and window:
 //   forward:  pooling_forward. Max pooling that will need a gradient runs forward_training
 //             and keeps oneDNN's workspace (the argmax of each window) for its backward.
 //             A global average (window = whole plane) uses oneDNN's reduction instead.
@@ -62,19 +63,25 @@ dnnl::primitive_attr user_scratchpad() {
   return attr;
 }
 
-dnnl::pooling_forward::primitive_desc cpu_forward_pd(Kind kind, const Shape& xs, const Window& w,
+// Descriptor of a [N, C, H, W] tensor in memory format f.
+dnnl::memory::desc image_desc(const Shape& s, MemoryFormat f) {
+  return dnnl::memory::desc(cpu::dims(s), dnnl::memory::data_type::f32, cpu::dims(format_strides(s, f)));
+}
+
+dnnl::pooling_forward::primitive_desc cpu_forward_pd(Kind kind, const Shape& xs, MemoryFormat f, const Window& w,
                                                      dnnl::prop_kind prop) {
-  dnnl::pooling_forward::desc d(prop, cpu_algorithm(kind), cpu::plain_desc(xs), cpu::plain_desc(out_shape(xs, w)),
+  dnnl::pooling_forward::desc d(prop, cpu_algorithm(kind), image_desc(xs, f), image_desc(out_shape(xs, w), f),
                                 {w.sh, w.sw}, {w.kh, w.kw}, {w.ph, w.pw}, {w.ph, w.pw});
   return dnnl::pooling_forward::primitive_desc(d, user_scratchpad(), cpu::engine());
 }
 
-// Global average (the window is the whole plane): oneDNN's reduction primitive reads plain
-// NCHW several times faster than its pooling, which transposes nchw internally.
+// Global average (the window is the whole plane) of an NCHW tensor: oneDNN's reduction
+// primitive reads it several times faster than its pooling, which transposes nchw
+// internally. For NHWC it is the other way round (the reduction falls back to its
+// reference code there), so NHWC goes through pooling.
 void cpu_global_mean(const Tensor& x, Tensor& y) {
   auto& p = cpu::cached<dnnl::reduction>(cpu::key("global_mean", x.shape()), [&] {
-    dnnl::reduction::desc d(dnnl::algorithm::reduction_mean, cpu::plain_desc(x.shape()), cpu::plain_desc(y.shape()),
-                            0.f, 0.f);
+    dnnl::reduction::desc d(dnnl::algorithm::reduction_mean, cpu::desc(x), cpu::desc(y), 0.f, 0.f);
     return dnnl::reduction(dnnl::reduction::primitive_desc(d, cpu::engine()));
   });
   p.execute(cpu::stream(), {{DNNL_ARG_SRC, cpu::memory(x)}, {DNNL_ARG_DST, cpu::memory(y)}});
@@ -92,15 +99,16 @@ struct CpuBackward {
 // ---- forward / backward through one oneDNN window ------------------------------------
 
 // dx from g for a pooling of input shape xs; `workspace` is max pooling's argmax record.
-Tensor pool_backward(const char* op, const Tensor& g_in, const Shape& xs, Kind kind, const Window& w,
+// dx is in memory format f, that of the forward's input.
+Tensor pool_backward(const char* op, const Tensor& g_in, const Shape& xs, MemoryFormat f, Kind kind, const Window& w,
                      const std::shared_ptr<Storage>& workspace) {
-  Tensor g = g_in.contiguous();
-  Tensor dx = Tensor::empty(xs, g.dtype(), g.device());
+  Tensor g = g_in.contiguous(f);
+  Tensor dx = Tensor::empty(xs, g.dtype(), g.device(), f);
   switch (g.device().type) {
     case DeviceType::CPU: {
-      auto& b = cpu::cached<CpuBackward>(cpu::key("pool_bwd", int(kind), xs, w.key()), [&] {
-        auto hint = cpu_forward_pd(kind, xs, w, dnnl::prop_kind::forward_training);
-        dnnl::pooling_backward::desc d(cpu_algorithm(kind), cpu::plain_desc(xs), cpu::plain_desc(g.shape()),
+      auto& b = cpu::cached<CpuBackward>(cpu::key("pool_bwd", int(kind), xs, int(f), w.key()), [&] {
+        auto hint = cpu_forward_pd(kind, xs, f, w, dnnl::prop_kind::forward_training);
+        dnnl::pooling_backward::desc d(cpu_algorithm(kind), image_desc(xs, f), image_desc(g.shape(), f),
                                        {w.sh, w.sw}, {w.kh, w.kw}, {w.ph, w.pw}, {w.ph, w.pw});
         dnnl::pooling_backward::primitive_desc pd(d, user_scratchpad(), cpu::engine(), hint);
         return CpuBackward{pd, dnnl::pooling_backward(pd)};
@@ -119,36 +127,38 @@ Tensor pool_backward(const char* op, const Tensor& g_in, const Shape& xs, Kind k
 }
 
 Tensor pool_forward(const char* op, const Tensor& x_in, Kind kind, const Window& w) {
-  Tensor x = x_in.contiguous();
-  Tensor y = Tensor::empty(out_shape(x.shape(), w), x.dtype(), x.device());
+  Tensor x = x_in.dense();
+  const MemoryFormat f = x.memory_format();
+  Tensor y = Tensor::empty(out_shape(x.shape(), w), x.dtype(), x.device(), f);
   std::shared_ptr<Storage> workspace;  // max pooling's argmax record, kept for backward
   switch (x.device().type) {
     case DeviceType::CPU: {
-      if (kind == Kind::Avg && w.kh == x.size(2) && w.kw == x.size(3) && w.ph == 0 && w.pw == 0) {
+      if (kind == Kind::Avg && f == MemoryFormat::Contiguous && w.kh == x.size(2) && w.kw == x.size(3) &&
+          w.ph == 0 && w.pw == 0) {
         cpu_global_mean(x, y);
         break;
       }
       const bool keep_ws = kind == Kind::Max && needs_grad({x_in});
-      auto& f = cpu::cached<CpuForward>(cpu::key("pool_fwd", int(kind), x.shape(), w.key(), keep_ws), [&] {
-        auto pd = cpu_forward_pd(kind, x.shape(), w,
+      auto& p = cpu::cached<CpuForward>(cpu::key("pool_fwd", int(kind), x.shape(), int(f), w.key(), keep_ws), [&] {
+        auto pd = cpu_forward_pd(kind, x.shape(), f, w,
                                  keep_ws ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference);
         return CpuForward{pd, dnnl::pooling_forward(pd)};
       });
       std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, cpu::memory(x)},
                                                  {DNNL_ARG_DST, cpu::memory(y)},
-                                                 {DNNL_ARG_SCRATCHPAD, cpu::scratch_memory(f.pd.scratchpad_desc())}};
+                                                 {DNNL_ARG_SCRATCHPAD, cpu::scratch_memory(p.pd.scratchpad_desc())}};
       if (keep_ws) {
-        workspace = std::make_shared<Storage>(f.pd.workspace_desc().get_size(), Device::cpu());
-        args.insert({DNNL_ARG_WORKSPACE, dnnl::memory(f.pd.workspace_desc(), cpu::engine(), workspace->data())});
+        workspace = std::make_shared<Storage>(p.pd.workspace_desc().get_size(), Device::cpu());
+        args.insert({DNNL_ARG_WORKSPACE, dnnl::memory(p.pd.workspace_desc(), cpu::engine(), workspace->data())});
       }
-      f.prim.execute(cpu::stream(), args);
+      p.prim.execute(cpu::stream(), args);
       break;
     }
     default: unsupported_device(op, x);
   }
   const Shape xs = x.shape();
   return record(y, op, {x_in}, [=](const Tensor& g) {
-    return std::vector<Tensor>{pool_backward(op, g, xs, kind, w, workspace)};
+    return std::vector<Tensor>{pool_backward(op, g, xs, f, kind, w, workspace)};
   });
 }
 

@@ -34,10 +34,16 @@ dnnl::memory::desc plain_desc(const Shape& shape, DType dtype) {
   return dnnl::memory::desc(dims(s), data_type(dtype), dims(contiguous_strides(s)));
 }
 
-dnnl::memory memory(const Tensor& t) { return memory(plain_desc(t.shape(), t.dtype()), t); }
+dnnl::memory::desc desc(const Tensor& t) {
+  if (t.dim() == 0) return plain_desc({1}, t.dtype());
+  return dnnl::memory::desc(dims(t.shape()), data_type(t.dtype()),
+                            dims(format_strides(t.shape(), t.memory_format())));
+}
+
+dnnl::memory memory(const Tensor& t) { return memory(desc(t), t); }
 
 dnnl::memory memory(const dnnl::memory::desc& md, const Tensor& t) {
-  NF_CHECK(t.device().is_cpu() && t.is_contiguous(), "oneDNN needs a contiguous CPU tensor, got " + t.str());
+  NF_CHECK(t.device().is_cpu() && t.is_dense(), "oneDNN needs a dense CPU tensor, got " + t.str());
   return dnnl::memory(md, engine(), t.raw_data());
 }
 

@@ -1,7 +1,8 @@
 // The CPU backend: one oneDNN engine and stream, a cache of primitives keyed by op,
 // shapes and attributes (so a steady-state training step creates no primitive), and
 // helpers that wrap Tensor memory as dnnl::memory without copying.
-// Tensors are plain row-major (NCHW for images); ops may pick blocked layouts inside.
+// Activations may be row-major (NCHW) or channels-last (NHWC); both are plain strided
+// layouts to oneDNN, so memory() wraps either without a copy.
 #pragma once
 #include <dnnl.hpp>
 #include <functional>
@@ -20,7 +21,9 @@ dnnl::memory::dims dims(const Shape& s);
 dnnl::memory::data_type data_type(DType t);
 // Row-major descriptor for a tensor of this shape (abcd... tag).
 dnnl::memory::desc plain_desc(const Shape& shape, DType dtype = DType::F32);
-// dnnl::memory over the tensor's own buffer (plain layout, must be contiguous CPU).
+// The tensor's own layout (its strides; must be dense).
+dnnl::memory::desc desc(const Tensor& t);
+// dnnl::memory over the tensor's own buffer (its layout, must be a dense CPU tensor).
 dnnl::memory memory(const Tensor& t);
 dnnl::memory memory(const dnnl::memory::desc& md, const Tensor& t);
 
