@@ -4,15 +4,14 @@
 #include <cstring>
 #include <new>
 
+#include "framework/core/cpu_allocator.h"
 #include "framework/core/error.h"
 
 namespace nf {
 
 Storage::Storage(size_t nbytes, Device device) : nbytes_(nbytes), device_(device) {
   if (device.is_cpu()) {
-    size_t rounded = (nbytes + 63) / 64 * 64;
-    data_ = std::aligned_alloc(64, rounded == 0 ? 64 : rounded);
-    if (!data_) throw std::bad_alloc();
+    data_ = cpu_alloc(nbytes);
   } else {
     data_ = cuda_alloc(nbytes, device.index);
   }
@@ -20,7 +19,7 @@ Storage::Storage(size_t nbytes, Device device) : nbytes_(nbytes), device_(device
 
 Storage::~Storage() {
   if (device_.is_cpu())
-    std::free(data_);
+    cpu_free(data_, nbytes_);
   else
     cuda_free(data_, device_.index);
 }
