@@ -1,5 +1,7 @@
 #include "models/resnet.h"
 
+#include "layers/conv_bn.h"
+
 #include "framework/ops/shape.h"
 #include "framework/ops/shortcut.h"
 #include "layers/dropout.h"
@@ -17,17 +19,18 @@ BasicBlock::BasicBlock(int64_t in, int64_t out, int64_t stride, const ModelSpec&
     pad_to_ = out;
     pad_stride_ = stride;
   } else {
-    downsample_ = register_module(
-        "downsample", std::make_shared<Sequential>(std::vector<ModulePtr>{
-                          std::make_shared<Conv2d>(in, out, 1, Conv2dOptions{.stride = stride, .bias = false}),
-                          std::make_shared<BatchNorm2d>(out, spec.bn)}));
+    down_conv_ = std::make_shared<Conv2d>(in, out, 1, Conv2dOptions{.stride = stride, .bias = false});
+    down_bn_ = std::make_shared<BatchNorm2d>(out, spec.bn);
+    register_module("downsample", std::make_shared<Sequential>(std::vector<ModulePtr>{down_conv_, down_bn_}));
   }
 }
 
 Tensor BasicBlock::forward(const Tensor& x) {
-  Tensor h = bn1_->forward_fused((*conv1_)(x), Tensor(), true);
-  Tensor identity = downsample_ ? (*downsample_)(x) : pad_to_ ? ops::shortcut_pad(x, pad_to_, pad_stride_) : x;
-  return bn2_->forward_fused((*conv2_)(h), identity, true);  // relu(bn2(conv2(h)) + identity)
+  Tensor h = conv_bn(*conv1_, *bn1_, x, Tensor(), true);
+  Tensor identity = down_conv_ ? conv_bn(*down_conv_, *down_bn_, x, Tensor(), false)
+                    : pad_to_  ? ops::shortcut_pad(x, pad_to_, pad_stride_)
+                               : x;
+  return conv_bn(*conv2_, *bn2_, h, identity, true);  // relu(bn2(conv2(h)) + identity)
 }
 
 ResNet::ResNet(int64_t stem_width, const std::vector<int64_t>& widths, const std::vector<int64_t>& blocks,
@@ -53,7 +56,7 @@ ResNet::ResNet(int64_t stem_width, const std::vector<int64_t>& widths, const std
 }
 
 Tensor ResNet::forward(const Tensor& x) {
-  Tensor h = bn1_->forward_fused((*conv1_)(x), Tensor(), true);
+  Tensor h = conv_bn(*conv1_, *bn1_, x, Tensor(), true);
   for (auto& stage : stages_) h = (*stage)(h);
   h = ops::flatten((*pool_)(h), 1);
   if (dropout_) h = (*dropout_)(h);

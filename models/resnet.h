@@ -24,7 +24,9 @@ class BasicBlock : public Module {
  private:
   std::shared_ptr<Conv2d> conv1_, conv2_;
   std::shared_ptr<BatchNorm2d> bn1_, bn2_;
-  std::shared_ptr<Sequential> downsample_;  // projection shortcut, when shapes change
+  // Projection shortcut, when shapes change: registered as downsample = Sequential(conv, bn).
+  std::shared_ptr<Conv2d> down_conv_;
+  std::shared_ptr<BatchNorm2d> down_bn_;
   int64_t pad_to_ = 0, pad_stride_ = 1;     // option-A shortcut, when shapes change
 };
 

@@ -141,15 +141,34 @@ struct BackwardWeights {
   Port src, diff_dst, diff_weights;
 };
 
-void cpu_forward(const Geometry& g, const Tensor& x, const Tensor& w, const Tensor& b, Tensor& y, bool training) {
+// The epilogue of an inference convolution: y += previous y (the residual copied in
+// first), then relu.
+struct PostOps {
+  bool sum = false, relu = false;
+};
+
+dnnl::primitive_attr forward_attr(const PostOps& post) {
+  dnnl::primitive_attr attr = user_scratchpad();
+  dnnl::post_ops ops;
+  if (post.sum) ops.append_sum(1.f);
+  if (post.relu) ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
+  attr.set_post_ops(ops);
+  return attr;
+}
+
+// y must already hold the residual when post.sum.
+void cpu_forward(const Geometry& g, const Tensor& x, const Tensor& w, const Tensor& b, Tensor& y, bool training,
+                 const PostOps& post = {}) {
   const bool bias = b.defined();
-  auto& f = cpu::cached<Forward>(cpu::key("conv_fwd", g.key, bias, training, int(x.memory_format())), [&] {
+  auto& f = cpu::cached<Forward>(cpu::key("conv_fwd", g.key, bias, training, int(x.memory_format()), post.sum,
+                                          post.relu), [&] {
     auto prop = training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference;
-    dnnl::convolution_forward::primitive_desc pd(forward_desc(g, prop, bias), user_scratchpad(), cpu::engine());
+    dnnl::convolution_forward::primitive_desc pd(forward_desc(g, prop, bias), forward_attr(post), cpu::engine());
     return Forward{dnnl::convolution_forward(pd), pd.scratchpad_desc(), Port(cpu::desc(x), pd.src_desc(), true),
                    Port(plain_weights(g), pd.weights_desc(), true), Port(cpu::desc(y), pd.dst_desc(), false)};
   });
   memory dst = f.dst.out(y, 3);
+  NF_CHECK(f.dst.same || !post.sum, "conv2d: a fused residual needs the primitive to write y in place");
   std::unordered_map<int, memory> args{{DNNL_ARG_SRC, f.src.in(x, 1)},
                                        {DNNL_ARG_WEIGHTS, f.weights.in(w, 2)},
                                        {DNNL_ARG_DST, dst},
@@ -252,6 +271,25 @@ Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in, const 
     }
     return std::vector<Tensor>{dx, dw, db};
   });
+}
+
+Tensor conv2d_inference(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in, const Conv2dParams& p,
+                        const Tensor& residual, bool relu) {
+  check_same_device("conv2d", {x_in, w_in, b_in, residual});
+  NF_CHECK(!needs_grad({x_in, w_in, b_in, residual}), "conv2d_inference: inputs require grad; use conv2d");
+  const Geometry g = geometry(x_in, w_in, b_in, p);
+  Tensor x = x_in.dense(), w = w_in.contiguous(), b = b_in.defined() ? b_in.contiguous() : Tensor();
+  Tensor y = Tensor::empty(g.y, x.dtype(), x.device(), MemoryFormat::ChannelsLast);
+  if (residual.defined()) {
+    NF_CHECK(residual.shape() == g.y, "conv2d: residual " + shape_str(residual.shape()) + " for output " +
+                                          shape_str(g.y));
+    y.copy_(residual);
+  }
+  switch (x.device().type) {
+    case DeviceType::CPU: cpu_forward(g, x, w, b, y, false, {residual.defined(), relu}); break;
+    default: unsupported_device("conv2d", x);
+  }
+  return y;
 }
 
 }  // namespace nf::ops

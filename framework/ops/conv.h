@@ -1,8 +1,8 @@
 // 2-D convolution, differentiable (as torch.nn.functional.conv2d).
 //   x: [N, C, H, W]   w: [O, C/groups, KH, KW]   b: [O] or undefined
 //   y: [N, O, OH, OW], OH = (H + 2*pad_h - dilation_h*(KH-1) - 1) / stride_h + 1 (same for W)
-// Tensors are plain NCHW / OIHW; on CPU oneDNN picks blocked layouts inside the op and
-// the op reorders to and from them. Dilation follows PyTorch (1 = dense kernel).
+// x may be NCHW or NHWC; y is NHWC (channels-last) on CPU. w is OIHW. Dilation follows
+// PyTorch (1 = dense kernel).
 #pragma once
 #include <cstdint>
 
@@ -15,5 +15,11 @@ struct Conv2dParams {
 };
 
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dParams& p);
+
+// Inference only (no autograd): y = relu?(conv2d(x, w, b) + residual?), the epilogue
+// done by the convolution primitive itself (oneDNN post-ops: sum, then eltwise relu),
+// so it costs no extra pass over memory. residual: undefined or of y's shape.
+Tensor conv2d_inference(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dParams& p,
+                        const Tensor& residual, bool relu);
 
 }  // namespace nf::ops

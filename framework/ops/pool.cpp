@@ -218,9 +218,11 @@ Tensor adaptive_forward(const Tensor& x_in, int64_t oh, int64_t ow) {
     }
     default: unsupported_device("adaptive_avg_pool2d", x);
   }
+  // The loops work on NCHW; results take the input's memory format, like the other pools.
   const Shape xs = x.shape();
-  return record(y, "adaptive_avg_pool2d", {x_in}, [xs](const Tensor& g) {
-    return std::vector<Tensor>{adaptive_backward(g, xs)};
+  const MemoryFormat f = x_in.memory_format();
+  return record(y.contiguous(f), "adaptive_avg_pool2d", {x_in}, [xs, f](const Tensor& g) {
+    return std::vector<Tensor>{adaptive_backward(g, xs).contiguous(f)};
   });
 }
 

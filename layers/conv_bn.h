@@ -1,0 +1,20 @@
+// conv_bn: a Conv2d followed by a BatchNorm, with the epilogue of a ResNet block:
+//   y = relu?(bn(conv(x)) + residual?)          x [N, C, H, W], residual of y's shape
+// - Training, or anything that needs a gradient: conv, then BatchNorm::forward_fused
+//   (BN, add and ReLU in one pass, forward and backward).
+// - Evaluation without autograd (BN in eval mode with running statistics): the BN is
+//   folded into the convolution, as inference engines do,
+//     w' = w * s,  b' = (b - running_mean) * s + beta,  s = gamma / sqrt(running_var + eps)
+//   (in double, then rounded), and the add and ReLU run as the primitive's post-ops
+//   (ops::conv2d_inference): one pass over memory instead of three. The result equals
+//   the unfolded one up to float rounding (~1e-6 relative).
+// Both paths run the two modules' forward hooks, so summaries still see them.
+#pragma once
+#include "layers/batch_norm.h"
+#include "layers/conv2d.h"
+
+namespace nf {
+
+Tensor conv_bn(Conv2d& conv, BatchNorm& bn, const Tensor& x, const Tensor& residual, bool relu);
+
+}  // namespace nf

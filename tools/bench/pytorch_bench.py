@@ -1,0 +1,179 @@
+#!/usr/bin/python3
+"""PyTorch eager counterpart of `normforge bench`, for side-by-side comparisons.
+
+Builds the same ResNet that normforge builds for configs/<model>_cifar10.yaml
+(models/resnet.cpp: CIFAR 6n+2 ResNets with widths 16/32/64, or the ResNet-18 CIFAR
+variant with a 3x3 stride-1 stem, no max-pool and widths 64..512; shortcut "pad" =
+option A, "projection" = 1x1 conv + BN), the recipe's optimizer and label smoothing,
+synthetic input randn [batch,3,32,32] and random labels. After 3 warm-up steps it times
+`iters` train steps (zero_grad, forward, cross-entropy, backward, optimizer step) and
+`iters` eval forwards (model.eval(), torch.no_grad()). Peak RSS is the whole process's,
+so run one measurement per process (tools/bench/compare_pytorch.sh does).
+
+Run with Debian's /usr/bin/python3 (python3-torch 1.13):
+  /usr/bin/python3 tools/bench/pytorch_bench.py --model resnet20 --batch 128 --iters 20 \
+      --threads 2 --layout channels_last --json
+"""
+import argparse
+import json
+import os
+import resource
+import sys
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+import yaml
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+WARMUP = 3
+
+
+class BasicBlock(nn.Module):
+    def __init__(self, cin, cout, stride, shortcut, bn):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout, **bn)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout, **bn)
+        self.downsample, self.pad = None, None
+        if stride != 1 or cin != cout:
+            if shortcut == "pad":  # option A: strided subsampling, zero channels on both sides
+                off = (cout - cin) // 2
+                self.pad, self.stride = (0, 0, 0, 0, off, cout - cin - off), stride
+            else:
+                self.downsample = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False),
+                                                nn.BatchNorm2d(cout, **bn))
+
+    def forward(self, x):
+        out = F.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        if self.downsample is not None:
+            identity = self.downsample(x)
+        elif self.pad is not None:
+            identity = F.pad(x[:, :, ::self.stride, ::self.stride], self.pad)
+        else:
+            identity = x
+        return F.relu(out + identity)
+
+
+class ResNet(nn.Module):
+    def __init__(self, stem, widths, blocks, num_classes, shortcut, bn, dropout):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, stem, 3, 1, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(stem, **bn)
+        cin = stem
+        for s, (w, n) in enumerate(zip(widths, blocks)):
+            layer = []
+            for b in range(n):
+                layer.append(BasicBlock(cin, w, 2 if (s > 0 and b == 0) else 1, shortcut, bn))
+                cin = w
+            setattr(self, f"layer{s + 1}", nn.Sequential(*layer))
+        self.nstages = len(widths)
+        self.dropout = nn.Dropout(dropout) if dropout > 0 else None
+        self.fc = nn.Linear(cin, num_classes)
+
+    def forward(self, x):
+        x = F.relu(self.bn1(self.conv1(x)))
+        for s in range(self.nstages):
+            x = getattr(self, f"layer{s + 1}")(x)
+        x = torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
+        if self.dropout is not None:
+            x = self.dropout(x)
+        return self.fc(x)
+
+
+def build_model(name, num_classes, m):
+    """models/resnet.cpp and models/registry.cpp, for the names the comparison uses."""
+    shortcut = m.get("shortcut", "projection")
+    bnc = m.get("bn", {}) or {}
+    bn = {"momentum": bnc.get("momentum", 0.1), "eps": bnc.get("eps", 1e-5)}
+    dropout = m.get("dropout", 0.0)
+    if name == "resnet18":
+        return ResNet(64, [64, 128, 256, 512], [2, 2, 2, 2], num_classes, shortcut, bn, dropout)
+    depth = int(name[len("resnet"):])
+    assert name.startswith("resnet") and depth >= 8 and (depth - 2) % 6 == 0, name
+    n = (depth - 2) // 6
+    return ResNet(16, [16, 32, 64], [n, n, n], num_classes, shortcut, bn, dropout)
+
+
+def build_optimizer(params, o):
+    """The recipe's optimizer with tools/recipe.cpp's defaults."""
+    if o.get("no_weight_decay"):
+        sys.exit("pytorch_bench: optimizer.no_weight_decay is not supported here")
+    if o.get("name", "sgd") == "adamw":
+        return torch.optim.AdamW(params, lr=o.get("lr", 1e-3), betas=tuple(o.get("betas", [0.9, 0.999])),
+                                 eps=o.get("eps", 1e-8), weight_decay=o.get("weight_decay", 1e-2))
+    return torch.optim.SGD(params, lr=o.get("lr", 0.1), momentum=o.get("momentum", 0.9),
+                           dampening=o.get("dampening", 0.0), nesterov=o.get("nesterov", True),
+                           weight_decay=o.get("weight_decay", 5e-4))
+
+
+def seconds_per_call(iters, f):
+    for _ in range(WARMUP):
+        f()
+    t0 = time.perf_counter()
+    for _ in range(iters):
+        f()
+    return (time.perf_counter() - t0) / iters
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--model", choices=["resnet20", "resnet56", "resnet18"], required=True)
+    p.add_argument("--config", help="recipe (default: configs/MODEL_cifar10.yaml)")
+    p.add_argument("--batch", type=int, default=128)
+    p.add_argument("--iters", type=int, default=20)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--layout", choices=["nchw", "channels_last"], default="nchw")
+    p.add_argument("--num-classes", type=int, default=10)
+    p.add_argument("--json", action="store_true", help="print a JSON object as the last line")
+    a = p.parse_args()
+    if a.batch < 1 or a.iters < 1 or a.threads < 1:
+        p.error("--batch, --iters and --threads must be >= 1")
+
+    config = a.config or os.path.join(REPO, "configs", f"{a.model}_cifar10.yaml")
+    with open(config) as f:
+        recipe = yaml.safe_load(f) or {}
+    m = recipe.get("model", {}) or {}
+    if m.get("name", "resnet20") != a.model:
+        sys.exit(f"pytorch_bench: {config} is model {m.get('name')}, not {a.model}")
+    label_smoothing = (recipe.get("loss", {}) or {}).get("label_smoothing", 0.0)
+
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(recipe.get("seed", 0))
+    fmt = torch.channels_last if a.layout == "channels_last" else torch.contiguous_format
+    model = build_model(a.model, a.num_classes, m).to(memory_format=fmt)
+    opt = build_optimizer(model.parameters(), recipe.get("optimizer", {}) or {})
+    x = torch.randn(a.batch, 3, 32, 32).contiguous(memory_format=fmt)
+    y = torch.randint(0, a.num_classes, (a.batch,))
+
+    def train_step():
+        opt.zero_grad(set_to_none=True)
+        F.cross_entropy(model(x), y, label_smoothing=label_smoothing).backward()
+        opt.step()
+
+    def eval_step():
+        with torch.no_grad():
+            model(x)
+
+    model.train()
+    train_s = seconds_per_call(a.iters, train_step)
+    model.eval()
+    eval_s = seconds_per_call(a.iters, eval_step)
+
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
+    res = {"model": a.model, "layout": a.layout, "batch": a.batch, "threads": torch.get_num_threads(),
+           "train_images_per_s": a.batch / train_s, "eval_images_per_s": a.batch / eval_s,
+           "train_ms_per_step": 1e3 * train_s, "eval_ms_per_step": 1e3 * eval_s,
+           "peak_rss_mib": rss, "torch": torch.__version__}
+    print(f"pytorch {torch.__version__} {a.model} {a.layout}, batch {a.batch}, {res['threads']} threads, "
+          f"{a.iters} timed steps ({WARMUP} warm-up): train {res['train_images_per_s']:.1f} img/s, "
+          f"eval {res['eval_images_per_s']:.1f} img/s, peak RSS {rss:.0f} MiB")
+    if a.json:
+        print(json.dumps(res))
+
+
+if __name__ == "__main__":
+    main()
