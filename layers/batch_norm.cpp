@@ -53,19 +53,23 @@ BatchNorm::BatchNorm(int64_t num_features, BatchNormOptions options)
   }
 }
 
-Tensor BatchNorm::forward(const Tensor& x) { return forward_fused(x, Tensor(), false); }
+Tensor BatchNorm::forward(const Tensor& x) { return normalize(x, Tensor(), false); }
 
 Tensor BatchNorm::forward_fused(const Tensor& x, const Tensor& residual, bool relu) {
+  Tensor y = normalize(x, residual, relu);
+  run_forward_hook(x, y);
+  return y;
+}
+
+Tensor BatchNorm::normalize(const Tensor& x, const Tensor& residual, bool relu) {
   NF_CHECK(accepts_rank(x.dim()), type_name() + ": expected " + expected_ranks() + " input, got shape " +
                                       shape_str(x.shape()));
   NF_CHECK(x.size(1) == num_features_, type_name() + "(" + std::to_string(num_features_) + "): input has " +
                                            std::to_string(x.size(1)) + " channels (shape " + shape_str(x.shape()) +
                                            "), expected " + std::to_string(num_features_));
   const bool use_batch_stats = is_training() || !options_.track_running_stats;
-  Tensor y = ops::batch_norm(x, weight_, bias_, state_, use_batch_stats, options_.momentum, options_.eps,
-                             {residual, relu});
-  if (residual.defined() || relu) run_forward_hook(x, y);
-  return y;
+  return ops::batch_norm(x, weight_, bias_, state_, use_batch_stats, options_.momentum, options_.eps,
+                         {residual, relu});
 }
 
 std::string BatchNorm::extra_repr() const {

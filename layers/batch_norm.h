@@ -48,6 +48,8 @@ class BatchNorm : public Module {
   virtual const char* expected_ranks() const = 0;
 
  private:
+  Tensor normalize(const Tensor& x, const Tensor& residual, bool relu);  // checks + ops::batch_norm
+
   int64_t num_features_;
   BatchNormOptions options_;
   Tensor weight_, bias_;
