@@ -7,6 +7,9 @@ primitive's own run time. Convolution time per step = the sum over forward_train
 backward_data and backward_weights convolutions / number of train steps run (warm-up
 included); per eval pass, forward_inference convolutions. "Rest" is the step time minus
 that: BN, ReLU, add, pooling, loss, optimizer, autograd and allocation.
+The "floor" is the same sum with each distinct convolution (direction and geometry)
+counted at the fastest of its calls: close to the convolutions alone with warm caches,
+as a primitive benchmark measures them.
 
 usage: tools/bench/conv_breakdown.py CONFIG [--normforge build/normforge] [--batch 128]
        [--iters 20] [--threads 2]
@@ -44,17 +47,24 @@ def main():
 
     timing = json.loads(bench(args, False).strip().splitlines()[-1])
     ms = collections.defaultdict(float)  # (primitive kind, prop kind) -> total exec ms
+    calls = collections.defaultdict(list)  # (prop kind, geometry) -> exec ms of each conv call
     for line in bench(args, True).splitlines():
         f = line.split(",")
         if line.startswith("onednn_verbose,exec,cpu,") and len(f) > 6:
             ms[(f[3], f[5])] += float(f[-1])
+            if f[3] == "convolution":
+                calls[(f[5], f[-2])].append(float(f[-1]))
     steps = WARMUP + args.iters
-    conv_train = sum(ms[("convolution", p)] for p in ("forward_training", "backward_data", "backward_weights")) / steps
+    train_props = ("forward_training", "backward_data", "backward_weights")
+    conv_train = sum(ms[("convolution", p)] for p in train_props) / steps
+    floor = sum(min(t) * len(t) for (p, _), t in calls.items() if p in train_props) / steps
     conv_eval = ms[("convolution", "forward_inference")] / steps
     train, evl = timing["train_ms_per_step"], timing["eval_ms_per_step"]
     print(f"{timing['model']}, batch {args.batch}, {args.threads} threads")
     print(f"  train step {train:7.1f} ms: convolutions {conv_train:6.1f} ms ({100 * conv_train / train:4.1f}%), "
           f"everything else {train - conv_train:6.1f} ms")
+    print(f"  convolution floor (each conv at its fastest call) {floor:6.1f} ms per train step "
+          f"= {1000 * args.batch / floor:6.0f} img/s if nothing else took time")
     print(f"  eval pass  {evl:7.1f} ms: convolutions {conv_eval:6.1f} ms ({100 * conv_eval / evl:4.1f}%), "
           f"everything else {evl - conv_eval:6.1f} ms")
     others = sorted(((v / steps, k) for k, v in ms.items() if k[0] != "convolution"), reverse=True)
