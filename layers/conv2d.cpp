@@ -20,11 +20,12 @@ Conv2d::Conv2d(int64_t in_channels, int64_t out_channels, int64_t kernel_size, C
   if (opts.bias) bias_ = register_parameter("bias", uniform_init({out_channels}, bound));
 }
 
-Tensor Conv2d::forward(const Tensor& x) {
+ops::Conv2dParams Conv2d::params() const {
   const Conv2dOptions& o = options_;
-  return ops::conv2d(x, weight_, bias_,
-                     {o.stride, o.stride, o.padding, o.padding, o.dilation, o.dilation, o.groups});
+  return {o.stride, o.stride, o.padding, o.padding, o.dilation, o.dilation, o.groups};
 }
+
+Tensor Conv2d::forward(const Tensor& x) { return ops::conv2d(x, weight_, bias_, params()); }
 
 std::string Conv2d::extra_repr() const {
   auto pair = [](int64_t v) { return "(" + std::to_string(v) + ", " + std::to_string(v) + ")"; };

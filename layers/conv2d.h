@@ -26,6 +26,7 @@ class Conv2d : public Module {
   int64_t out_channels() const { return out_channels_; }
   int64_t kernel_size() const { return kernel_size_; }
   const Conv2dOptions& options() const { return options_; }
+  ops::Conv2dParams params() const;  // the options as ops::conv2d takes them
   Tensor& weight() { return weight_; }
   Tensor& bias() { return bias_; }  // undefined without bias
 

@@ -14,14 +14,14 @@ std::pair<Tensor, Tensor> fold(Conv2d& conv, BatchNorm& bn) {
   const int64_t O = w.size(0), per_out = w.numel() / O;
   Tensor wf = Tensor::empty(w.shape()), bf = Tensor::empty({O});
   const float* pw = w.data<float>();
-  const float* pcb = conv.bias().defined() ? conv.bias().contiguous().data<float>() : nullptr;
+  const std::vector<float> conv_b = conv.bias().defined() ? conv.bias().to_vector() : std::vector<float>(O, 0.f);
   const std::vector<float> mean = bn.running_mean().to_vector(), var = bn.running_var().to_vector();
   const std::vector<float> gamma = bn.weight().defined() ? bn.weight().to_vector() : std::vector<float>(O, 1.f);
   const std::vector<float> beta = bn.bias().defined() ? bn.bias().to_vector() : std::vector<float>(O, 0.f);
   for (int64_t o = 0; o < O; ++o) {
     const double s = gamma[o] / std::sqrt(static_cast<double>(var[o]) + bn.options().eps);
     for (int64_t i = 0; i < per_out; ++i) wf.data<float>()[o * per_out + i] = static_cast<float>(pw[o * per_out + i] * s);
-    bf.data<float>()[o] = static_cast<float>(((pcb ? pcb[o] : 0.0) - mean[o]) * s + beta[o]);
+    bf.data<float>()[o] = static_cast<float>((static_cast<double>(conv_b[o]) - mean[o]) * s + beta[o]);
   }
   return {wf, bf};
 }
@@ -36,9 +36,7 @@ Tensor conv_bn(Conv2d& conv, BatchNorm& bn, const Tensor& x, const Tensor& resid
                                                          " conv channels into BatchNorm(" +
                                                          std::to_string(bn.num_features()) + ")");
   auto [w, b] = fold(conv, bn);
-  const Conv2dOptions& o = conv.options();
-  Tensor y = ops::conv2d_inference(x, w, b, {o.stride, o.stride, o.padding, o.padding, o.dilation, o.dilation, o.groups},
-                                   residual, relu);
+  Tensor y = ops::conv2d_inference(x, w, b, conv.params(), residual, relu);
   conv.run_forward_hook(x, y);
   bn.run_forward_hook(y, y);
   return y;

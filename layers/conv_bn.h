@@ -5,7 +5,8 @@
 // - Evaluation without autograd (BN in eval mode with running statistics): the BN is
 //   folded into the convolution, as inference engines do,
 //     w' = w * s,  b' = (b - running_mean) * s + beta,  s = gamma / sqrt(running_var + eps)
-//   (in double, then rounded), and the add and ReLU run as the primitive's post-ops
+//   (in double, then rounded; redone each call, as the weights may have changed since:
+//   O(weights), small next to the convolution), and the add and ReLU run as the primitive's post-ops
 //   (ops::conv2d_inference): one pass over memory instead of three. The result equals
 //   the unfolded one up to float rounding (~1e-6 relative).
 // Both paths run the two modules' forward hooks, so summaries still see them.

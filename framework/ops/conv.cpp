@@ -72,9 +72,7 @@ Geometry geometry(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2
 memory::desc any_desc(const memory::dims& d) {
   return memory::desc(d, memory::data_type::f32, memory::format_tag::any);
 }
-memory::desc nhwc_desc(const Shape& s) {
-  return memory::desc(cpu::dims(s), memory::data_type::f32, memory::format_tag::nhwc);
-}
+memory::desc nhwc_desc(const Shape& s) { return cpu::desc(s, MemoryFormat::ChannelsLast); }
 memory::desc plain_weights(const Geometry& g) { return cpu::plain_desc(g.w_dims); }
 
 dnnl::primitive_attr user_scratchpad() {

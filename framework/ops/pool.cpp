@@ -63,14 +63,9 @@ dnnl::primitive_attr user_scratchpad() {
   return attr;
 }
 
-// Descriptor of a [N, C, H, W] tensor in memory format f.
-dnnl::memory::desc image_desc(const Shape& s, MemoryFormat f) {
-  return dnnl::memory::desc(cpu::dims(s), dnnl::memory::data_type::f32, cpu::dims(format_strides(s, f)));
-}
-
 dnnl::pooling_forward::primitive_desc cpu_forward_pd(Kind kind, const Shape& xs, MemoryFormat f, const Window& w,
                                                      dnnl::prop_kind prop) {
-  dnnl::pooling_forward::desc d(prop, cpu_algorithm(kind), image_desc(xs, f), image_desc(out_shape(xs, w), f),
+  dnnl::pooling_forward::desc d(prop, cpu_algorithm(kind), cpu::desc(xs, f), cpu::desc(out_shape(xs, w), f),
                                 {w.sh, w.sw}, {w.kh, w.kw}, {w.ph, w.pw}, {w.ph, w.pw});
   return dnnl::pooling_forward::primitive_desc(d, user_scratchpad(), cpu::engine());
 }
@@ -108,7 +103,7 @@ Tensor pool_backward(const char* op, const Tensor& g_in, const Shape& xs, Memory
     case DeviceType::CPU: {
       auto& b = cpu::cached<CpuBackward>(cpu::key("pool_bwd", int(kind), xs, int(f), w.key()), [&] {
         auto hint = cpu_forward_pd(kind, xs, f, w, dnnl::prop_kind::forward_training);
-        dnnl::pooling_backward::desc d(cpu_algorithm(kind), image_desc(xs, f), image_desc(g.shape(), f),
+        dnnl::pooling_backward::desc d(cpu_algorithm(kind), cpu::desc(xs, f), cpu::desc(g.shape(), f),
                                        {w.sh, w.sw}, {w.kh, w.kw}, {w.ph, w.pw}, {w.ph, w.pw});
         dnnl::pooling_backward::primitive_desc pd(d, user_scratchpad(), cpu::engine(), hint);
         return CpuBackward{pd, dnnl::pooling_backward(pd)};

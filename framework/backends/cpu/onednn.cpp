@@ -34,11 +34,12 @@ dnnl::memory::desc plain_desc(const Shape& shape, DType dtype) {
   return dnnl::memory::desc(dims(s), data_type(dtype), dims(contiguous_strides(s)));
 }
 
-dnnl::memory::desc desc(const Tensor& t) {
-  if (t.dim() == 0) return plain_desc({1}, t.dtype());
-  return dnnl::memory::desc(dims(t.shape()), data_type(t.dtype()),
-                            dims(format_strides(t.shape(), t.memory_format())));
+dnnl::memory::desc desc(const Shape& shape, MemoryFormat f, DType dtype) {
+  if (shape.empty()) return plain_desc({1}, dtype);
+  return dnnl::memory::desc(dims(shape), data_type(dtype), dims(format_strides(shape, f)));
 }
+
+dnnl::memory::desc desc(const Tensor& t) { return desc(t.shape(), t.memory_format(), t.dtype()); }
 
 dnnl::memory memory(const Tensor& t) { return memory(desc(t), t); }
 

@@ -21,6 +21,8 @@ dnnl::memory::dims dims(const Shape& s);
 dnnl::memory::data_type data_type(DType t);
 // Row-major descriptor for a tensor of this shape (abcd... tag).
 dnnl::memory::desc plain_desc(const Shape& shape, DType dtype = DType::F32);
+// A dense tensor of this shape in memory format f (NCHW or NHWC strides).
+dnnl::memory::desc desc(const Shape& shape, MemoryFormat f, DType dtype = DType::F32);
 // The tensor's own layout (its strides; must be dense).
 dnnl::memory::desc desc(const Tensor& t);
 // dnnl::memory over the tensor's own buffer (its layout, must be a dense CPU tensor).
