@@ -97,6 +97,18 @@ void Module::zero_grad() {
   for (auto& [n, t] : named_parameters()) t.set_grad(Tensor());
 }
 
+void Module::to(Device device) {
+  for (auto& [n, t] : state_dict()) {
+    if (t.device() == device) continue;
+    Tensor moved = t.to(device);
+    TensorImpl* impl = t.impl();  // swap the storage under every handle to this tensor
+    impl->storage = moved.storage();
+    impl->offset = moved.impl()->offset;
+    impl->strides = moved.strides();
+    impl->grad.reset();
+  }
+}
+
 std::string Module::repr(int indent) const {
   std::string s = type_name() + "(" + extra_repr();
   if (children_.empty()) return s + ")";

@@ -51,6 +51,10 @@ class Module {
   bool is_training() const { return training_; }
 
   void zero_grad();  // sets every parameter's grad to undefined
+  // Moves every parameter and buffer to `device` in place (as PyTorch's module.to):
+  // the handles layers and optimizers hold keep pointing at the moved tensors.
+  // Gradients are dropped. Build the optimizer after moving the model.
+  void to(Device device);
   std::string repr(int indent = 0) const;  // PyTorch-like printout of the tree
 
  protected:

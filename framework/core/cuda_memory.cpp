@@ -1,56 +1,27 @@
-// CUDA memory hooks for Storage. With NF_WITH_CUDA they call the CUDA runtime; a build
-// without CUDA reports that clearly. Any runtime error from cudaGetDeviceCount (as on
-// a machine with the toolkit but no driver) means "no GPU".
+// The CUDA hooks of storage.h for a build without the CUDA backend: no GPU, and a
+// clear error if one is asked for. With NF_WITH_CUDA they live in framework/backends/cuda.
+#ifndef NF_WITH_CUDA
 #include "framework/core/error.h"
 #include "framework/core/storage.h"
 
-#ifdef NF_WITH_CUDA
-#include <cuda_runtime.h>
-#endif
-
 namespace nf {
 
-#ifdef NF_WITH_CUDA
-
-static void cuda_check(cudaError_t e, const char* what) {
-  if (e != cudaSuccess) throw Error(std::string(what) + ": " + cudaGetErrorString(e));
-}
-
-bool cuda_available() {
-  static const bool available = [] {
-    int n = 0;
-    return cudaGetDeviceCount(&n) == cudaSuccess && n > 0;
-  }();
-  return available;
-}
-
-void* cuda_alloc(size_t nbytes, int device) {
-  NF_CHECK(cuda_available(), "no CUDA GPU was found on this machine");
-  cuda_check(cudaSetDevice(device), "cudaSetDevice");
-  void* p = nullptr;
-  if (nbytes > 0) cuda_check(cudaMalloc(&p, nbytes), "cudaMalloc");
-  return p;
-}
-
-void cuda_free(void* p, int device) {
-  if (!p) return;
-  cudaSetDevice(device);
-  cudaFree(p);
-}
-
-void cuda_copy(void* dst, const void* src, size_t n, bool to_device, bool from_device) {
-  cudaMemcpyKind kind = to_device ? (from_device ? cudaMemcpyDeviceToDevice : cudaMemcpyHostToDevice)
-                                  : cudaMemcpyDeviceToHost;
-  cuda_check(cudaMemcpy(dst, src, n, kind), "cudaMemcpy");
-}
-
-#else
+namespace {
+[[noreturn]] void no_cuda() { throw Error("normforge was built without CUDA"); }
+}  // namespace
 
 bool cuda_available() { return false; }
-void* cuda_alloc(size_t, int) { throw Error("normforge was built without CUDA"); }
+void* cuda_alloc(size_t, int) { no_cuda(); }
 void cuda_free(void*, int) {}
-void cuda_copy(void*, const void*, size_t, bool, bool) { throw Error("normforge was built without CUDA"); }
-
-#endif
+size_t cuda_cached_bytes() { return 0; }
+void cuda_copy(void*, const void*, size_t, bool, bool, int) { no_cuda(); }
+void cuda_synchronize(int) { no_cuda(); }
+void* cuda_host_alloc(size_t) { no_cuda(); }
+void cuda_host_free(void*) {}
+void cuda_copy_strided(const void*, void*, size_t, int, const int64_t*, const int64_t*, const int64_t*, int) {
+  no_cuda();
+}
+void cuda_fill(void*, size_t, uint64_t, int64_t, int) { no_cuda(); }
 
 }  // namespace nf
+#endif

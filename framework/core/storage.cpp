@@ -37,7 +37,7 @@ void copy_bytes(void* dst, Device dst_dev, const void* src, Device src_dev, size
       std::memcpy(static_cast<char*>(dst) + off, static_cast<const char*>(src) + off, std::min(kChunk, n - off));
     }
   } else
-    cuda_copy(dst, src, n, dst_dev.is_cuda(), src_dev.is_cuda());
+    cuda_copy(dst, src, n, dst_dev.is_cuda(), src_dev.is_cuda(), dst_dev.is_cuda() ? dst_dev.index : src_dev.index);
 }
 
 }  // namespace nf

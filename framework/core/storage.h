@@ -4,6 +4,7 @@
 // backend's allocator (framework/core/cuda_memory.cpp).
 #pragma once
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 
 #include "framework/core/dtype.h"
@@ -30,10 +31,22 @@ class Storage {
 // Copies n bytes between any two devices (host<->device, device<->device, host<->host).
 void copy_bytes(void* dst, Device dst_dev, const void* src, Device src_dev, size_t n);
 
-// CUDA memory hooks, implemented in cuda_memory.cpp (throwing without a CUDA build).
+// CUDA hooks, implemented by the CUDA backend (framework/backends/cuda/memory.cpp and
+// tensor_kernels.cu), or by cuda_memory.cpp in a build without it (no GPU; the rest throw).
 bool cuda_available();  // true only when a device is present and the driver works
-void* cuda_alloc(size_t nbytes, int device);
-void cuda_free(void* p, int device);
-void cuda_copy(void* dst, const void* src, size_t n, bool to_device, bool from_device);
+void* cuda_alloc(size_t nbytes, int device);  // from the caching allocator
+void cuda_free(void* p, int device);          // back to the cache
+size_t cuda_cached_bytes();                   // free bytes held by the cache
+// Ordered on the device's stream; a copy to the host waits for it to finish.
+void cuda_copy(void* dst, const void* src, size_t n, bool to_device, bool from_device, int device);
+void cuda_synchronize(int device);    // waits until the device's stream has finished
+void* cuda_host_alloc(size_t nbytes);  // pinned (page-locked) host memory
+void cuda_host_free(void* p);
+// dst[i] = src[i] over an index space `shape` (ndim <= 8), each side with its own
+// strides in elements of elem_size (2, 4 or 8) bytes; both on `device`.
+void cuda_copy_strided(const void* src, void* dst, size_t elem_size, int ndim, const int64_t* shape,
+                       const int64_t* src_strides, const int64_t* dst_strides, int device);
+// n elements of elem_size bytes, each set to the low elem_size bytes of `bits`.
+void cuda_fill(void* dst, size_t elem_size, uint64_t bits, int64_t n, int device);
 
 }  // namespace nf

@@ -59,9 +59,9 @@ Tensor Tensor::empty_like(const Tensor& t) { return empty(t.shape(), t.dtype(), 
 Tensor Tensor::zeros(const Shape& shape, DType dtype, Device device) { return full(shape, 0.0, dtype, device); }
 
 Tensor Tensor::full(const Shape& shape, double value, DType dtype, Device device) {
-  Tensor t = empty(shape, dtype, Device::cpu());
+  Tensor t = empty(shape, dtype, device);
   t.fill_(value);
-  return t.to(device);
+  return t;
 }
 
 namespace {
@@ -169,7 +169,13 @@ void copy_strided(const Tensor& src, const Tensor& dst) {
   }
 }
 
+// Copies every element of src into dst (same shape, dtype and device, any strides).
 void copy_elements(const Tensor& src, const Tensor& dst) {
+  if (src.device().is_cuda()) {
+    cuda_copy_strided(src.raw_data(), dst.raw_data(), dtype_size(src.dtype()), static_cast<int>(src.dim()),
+                      src.shape().data(), src.strides().data(), dst.strides().data(), src.device().index);
+    return;
+  }
   switch (dtype_size(src.dtype())) {
     case 2: copy_strided<uint16_t>(src, dst); break;
     case 4: copy_strided<uint32_t>(src, dst); break;
@@ -181,7 +187,6 @@ void copy_elements(const Tensor& src, const Tensor& dst) {
 
 Tensor Tensor::contiguous(MemoryFormat format) const {
   if (is_contiguous(format)) return *this;
-  NF_CHECK(device().is_cpu(), "contiguous(): strided copies are CPU-only, got " + str());
   Tensor out = empty(shape(), dtype(), device(), format);
   copy_elements(*this, out);
   return out;
@@ -195,8 +200,8 @@ Tensor Tensor::clone() const {
 
 Tensor Tensor::to(Device d) const {
   if (d == device()) return *this;
-  Tensor src = contiguous();
-  Tensor out = empty(shape(), dtype(), d);
+  Tensor src = dense();  // the memory format travels with the tensor, as in PyTorch
+  Tensor out = empty(shape(), dtype(), d, src.memory_format());
   copy_bytes(out.raw_data(), d, src.raw_data(), device(), nbytes());
   return out;
 }
@@ -205,19 +210,18 @@ void Tensor::copy_(const Tensor& src) {
   NF_CHECK(src.shape() == shape(), "copy_: shape " + shape_str(src.shape()) + " into " + str());
   NF_CHECK(src.dtype() == dtype(), "copy_: dtype " + std::string(dtype_name(src.dtype())) + " into " + str());
   NF_CHECK(is_dense(), "copy_ into a non-dense tensor " + str());
-  if (src.device().is_cpu() && device().is_cpu() && src.strides() != strides()) {
+  if (src.device() == device() && src.strides() != strides()) {
     copy_elements(src, *this);
     return;
   }
-  Tensor s = src.device().is_cpu() ? src.contiguous(memory_format()) : src;
-  NF_CHECK(s.is_contiguous(memory_format()), "copy_: device copies need matching memory formats, got " + s.str() +
-                                                 " into " + str());
+  // Across devices the bytes move in dst's memory format, converted on the source's side.
+  Tensor s = src.contiguous(memory_format());
   copy_bytes(raw_data(), device(), s.raw_data(), s.device(), nbytes());
 }
 
 Tensor Tensor::to(DType t) const {
   if (t == dtype()) return *this;
-  NF_CHECK(device().is_cpu(), "dtype conversion is CPU-only here, got " + str());
+  if (!device().is_cpu()) return to(Device::cpu()).to(t).to(device());
   std::vector<float> v = to_vector();
   Tensor out = empty(shape(), t);
   const int64_t n = numel();
@@ -234,29 +238,31 @@ Tensor Tensor::to(DType t) const {
 
 void Tensor::fill_(double value) {
   NF_CHECK(is_dense(), "fill_ on a non-dense tensor " + str());
-  Tensor host = device().is_cpu() ? *this : empty(shape(), dtype());
-  const int64_t n = numel();
+  uint64_t bits = 0;
   switch (dtype()) {
     case DType::F32: {
-      float* p = host.data<float>();
-      for (int64_t i = 0; i < n; ++i) p[i] = static_cast<float>(value);
+      const float f = static_cast<float>(value);
+      uint32_t u;
+      std::memcpy(&u, &f, 4);
+      bits = u;
       break;
     }
-    case DType::F16:
-    case DType::BF16: {
-      uint16_t h = dtype() == DType::F16 ? float_to_f16(static_cast<float>(value))
-                                         : float_to_bf16(static_cast<float>(value));
-      uint16_t* p = host.data<uint16_t>();
-      for (int64_t i = 0; i < n; ++i) p[i] = h;
-      break;
-    }
+    case DType::F16: bits = float_to_f16(static_cast<float>(value)); break;
+    case DType::BF16: bits = float_to_bf16(static_cast<float>(value)); break;
     case DType::I64: {
-      int64_t* p = host.data<int64_t>();
-      for (int64_t i = 0; i < n; ++i) p[i] = static_cast<int64_t>(value);
+      const int64_t i = static_cast<int64_t>(value);
+      std::memcpy(&bits, &i, 8);
       break;
     }
   }
-  if (!device().is_cpu()) copy_(host);
+  const int64_t n = numel();
+  const size_t es = dtype_size(dtype());
+  if (device().is_cuda()) {
+    cuda_fill(raw_data(), es, bits, n, device().index);
+    return;
+  }
+  char* p = static_cast<char*>(raw_data());
+  for (int64_t i = 0; i < n; ++i) std::memcpy(p + i * es, &bits, es);
 }
 
 std::vector<float> Tensor::to_vector() const {
