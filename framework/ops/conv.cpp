@@ -7,6 +7,9 @@
 // Every primitive and reorder is cached by geometry and input layouts, so a
 // steady-state training step builds nothing.
 // Scratch slots: 0 primitive scratchpads; 1..6 temporary blocked tensors of one call.
+// CUDA through cuDNN (backends/cuda/conv_cudnn.h): activations and gradients stay in the
+// input's memory format, the weights are handed over in the matching filter layout (OIHW
+// or KRSC), the bias and the inference epilogue are one elementwise pass over y.
 #include "framework/ops/conv.h"
 #include "framework/ops/reduce.h"
 
@@ -15,6 +18,9 @@
 #include "framework/autograd/autograd.h"
 #include "framework/backends/cpu/onednn.h"
 #include "framework/ops/dispatch.h"
+#ifdef NF_WITH_CUDA
+#include "framework/backends/cuda/conv_cudnn.h"
+#endif
 
 namespace nf::ops {
 
@@ -240,16 +246,62 @@ void cpu_backward(const Geometry& g, const Tensor& x, const Tensor& w, const Ten
   }
 }
 
+// ---- CUDA (cuDNN) -------------------------------------------------------------------
+
+#ifdef NF_WITH_CUDA
+cuda::ConvShape cuda_shape(const Geometry& g, const Conv2dParams& p, MemoryFormat f) {
+  return {g.x, g.w, p.stride_h, p.stride_w, p.pad_h, p.pad_w, p.dilation_h, p.dilation_w, p.groups, f};
+}
+
+// Only the gradients asked for are computed. gy is brought to x's memory format; dw is
+// computed in the filter layout of that format and returned OIHW.
+void cuda_backward(const cuda::ConvShape& s, const Tensor& x, const Tensor& w, const Tensor& gy_in, Tensor* dx,
+                   Tensor* dw, Tensor* db) {
+  Tensor gy = gy_in.contiguous(s.format);
+  if (dx) {
+    *dx = Tensor::empty(s.x, DType::F32, gy.device(), s.format);
+    cuda::conv_backward_data(s, w, gy, *dx);
+  }
+  if (dw) {
+    Tensor dw_f = Tensor::empty(s.w, DType::F32, gy.device(), s.format);
+    cuda::conv_backward_filter(s, x, gy, dw_f);
+    *dw = dw_f.contiguous();
+  }
+  if (db) {
+    *db = Tensor::empty({s.w[0]}, DType::F32, gy.device());
+    cuda::conv_backward_bias(s, gy, *db);
+  }
+}
+#endif
+
+// Memory formats per device: CPU (oneDNN) writes channels-last activations and takes OIHW
+// weights; CUDA (cuDNN) keeps the input's format, with the weights in the matching filter
+// layout (KRSC for NHWC).
+MemoryFormat output_format(const Tensor& x) {
+  return x.device().is_cpu() ? MemoryFormat::ChannelsLast : x.memory_format();
+}
+MemoryFormat weight_format(const Tensor& x) {
+  return x.device().is_cpu() ? MemoryFormat::Contiguous : x.memory_format();
+}
+
 }  // namespace
 
 Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in, const Conv2dParams& p) {
   check_same_device("conv2d", {x_in, w_in, b_in});
   const Geometry g = geometry(x_in, w_in, b_in, p);
-  Tensor x = x_in.dense(), w = w_in.contiguous(), b = b_in.defined() ? b_in.contiguous() : Tensor();
+  Tensor x = x_in.dense(), b = b_in.defined() ? b_in.contiguous() : Tensor();
+  Tensor w = w_in.contiguous(weight_format(x));
   const bool training = needs_grad({x_in, w_in, b_in});
-  Tensor y = Tensor::empty(g.y, x.dtype(), x.device(), MemoryFormat::ChannelsLast);
+  const MemoryFormat f = output_format(x);
+  Tensor y = Tensor::empty(g.y, x.dtype(), x.device(), f);
   switch (x.device().type) {
     case DeviceType::CPU: cpu_forward(g, x, w, b, y, training); break;
+#ifdef NF_WITH_CUDA
+    case DeviceType::CUDA:
+      cuda::conv_forward(cuda_shape(g, p, f), x, w, y);
+      if (b.defined()) cuda::conv_epilogue(y, f, b, Tensor(), false);
+      break;
+#endif
     default: unsupported_device("conv2d", x);
   }
   if (!training) return y;
@@ -258,14 +310,16 @@ Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in, const 
   // Keep only what the wanted gradients read: dx needs w, dw needs x.
   Tensor x_saved = need_dw ? x.detach() : Tensor(), w_saved = need_dx ? w.detach() : Tensor();
   return record(y, "conv2d", {x_in, w_in, b_in}, [=](const Tensor& gy_in) {
-    Tensor gy = gy_in.dense();
     Tensor dx, dw, db;
-    switch (gy.device().type) {
-      case DeviceType::CPU:
-        cpu_backward(g, x_saved, w_saved, gy, need_dx ? &dx : nullptr, need_dw ? &dw : nullptr,
-                     need_db ? &db : nullptr);
-        break;
-      default: unsupported_device("conv2d backward", gy);
+    Tensor* dx_p = need_dx ? &dx : nullptr;
+    Tensor* dw_p = need_dw ? &dw : nullptr;
+    Tensor* db_p = need_db ? &db : nullptr;
+    switch (gy_in.device().type) {
+      case DeviceType::CPU: cpu_backward(g, x_saved, w_saved, gy_in.dense(), dx_p, dw_p, db_p); break;
+#ifdef NF_WITH_CUDA
+      case DeviceType::CUDA: cuda_backward(cuda_shape(g, p, f), x_saved, w_saved, gy_in, dx_p, dw_p, db_p); break;
+#endif
+      default: unsupported_device("conv2d backward", gy_in);
     }
     return std::vector<Tensor>{dx, dw, db};
   });
@@ -276,15 +330,25 @@ Tensor conv2d_inference(const Tensor& x_in, const Tensor& w_in, const Tensor& b_
   check_same_device("conv2d", {x_in, w_in, b_in, residual});
   NF_CHECK(!needs_grad({x_in, w_in, b_in, residual}), "conv2d_inference: inputs require grad; use conv2d");
   const Geometry g = geometry(x_in, w_in, b_in, p);
-  Tensor x = x_in.dense(), w = w_in.contiguous(), b = b_in.defined() ? b_in.contiguous() : Tensor();
-  Tensor y = Tensor::empty(g.y, x.dtype(), x.device(), MemoryFormat::ChannelsLast);
-  if (residual.defined()) {
+  Tensor x = x_in.dense(), b = b_in.defined() ? b_in.contiguous() : Tensor();
+  Tensor w = w_in.contiguous(weight_format(x));
+  const MemoryFormat f = output_format(x);
+  Tensor y = Tensor::empty(g.y, x.dtype(), x.device(), f);
+  if (residual.defined())
     NF_CHECK(residual.shape() == g.y, "conv2d: residual " + shape_str(residual.shape()) + " for output " +
                                           shape_str(g.y));
-    y.copy_(residual);
-  }
   switch (x.device().type) {
-    case DeviceType::CPU: cpu_forward(g, x, w, b, y, false, {residual.defined(), relu}); break;
+    case DeviceType::CPU:
+      if (residual.defined()) y.copy_(residual);  // the sum post-op adds y's previous content
+      cpu_forward(g, x, w, b, y, false, {residual.defined(), relu});
+      break;
+#ifdef NF_WITH_CUDA
+    case DeviceType::CUDA:
+      cuda::conv_forward(cuda_shape(g, p, f), x, w, y);
+      if (b.defined() || residual.defined() || relu)
+        cuda::conv_epilogue(y, f, b, residual.defined() ? residual.contiguous(f) : Tensor(), relu);
+      break;
+#endif
     default: unsupported_device("conv2d", x);
   }
   return y;

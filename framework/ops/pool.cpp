@@ -1,14 +1,17 @@
-// max / avg / adaptive-avg pooling: forward and backward side by side. CPU through
-// oneDNN's pooling primitives on NCHW or NHWC tensors (the output keeps the input's
-// memory format), cached by shape, layout and window:
+// max / avg / adaptive-avg pooling: forward and backward side by side, on NCHW or NHWC
+// tensors (the output keeps the input's memory format).
+// CPU through oneDNN's pooling primitives, cached by shape, layout and window:
 //   forward:  pooling_forward. Max pooling that will need a gradient runs forward_training
 //             and keeps oneDNN's workspace (the argmax of each window) for its backward.
 //             A global average (window = whole plane) uses oneDNN's reduction instead.
 //   backward: pooling_backward (max reads the workspace; avg spreads g / (kh*kw)).
+// CUDA through cuDNN's pooling (backends/cuda/pool_cudnn.h): the backward reads the
+// forward's x and y, which the closure keeps (detached).
 // Adaptive pooling with uniform bins (H % out_h == 0 and W % out_w == 0, which includes the
 // 1x1 global pool of every ResNet) is avg pooling with kernel = stride = (H/out_h, W/out_w).
-// Other adaptive bins differ in size and may overlap, which one oneDNN pooling primitive
-// cannot express: that case is a plain loop over planes, forward and backward.
+// Other adaptive bins differ in size and may overlap, which one pooling primitive cannot
+// express: that case is a plain loop over planes on CPU and a gather kernel on CUDA,
+// forward and backward.
 // Scratch slot 0 holds primitive scratchpads.
 #include "framework/ops/pool.h"
 
@@ -17,6 +20,9 @@
 #include "framework/autograd/autograd.h"
 #include "framework/backends/cpu/onednn.h"
 #include "framework/ops/dispatch.h"
+#ifdef NF_WITH_CUDA
+#include "framework/backends/cuda/pool_cudnn.h"
+#endif
 
 namespace nf::ops {
 
@@ -91,12 +97,24 @@ struct CpuBackward {
   dnnl::pooling_backward prim;
 };
 
-// ---- forward / backward through one oneDNN window ------------------------------------
+#ifdef NF_WITH_CUDA
+cuda::PoolMode cuda_mode(Kind kind) { return kind == Kind::Max ? cuda::PoolMode::Max : cuda::PoolMode::AvgIncludePad; }
+cuda::PoolWindow cuda_window(const Window& w) { return {w.kh, w.kw, w.sh, w.sw, w.ph, w.pw}; }
+#endif
 
-// dx from g for a pooling of input shape xs; `workspace` is max pooling's argmax record.
-// dx is in memory format f, that of the forward's input.
+// ---- forward / backward through one pooling window -----------------------------------
+
+// What the backward reads besides the gradient: on CPU max pooling's argmax record (oneDNN
+// workspace), on CUDA the forward's input and output (detached).
+struct Saved {
+  std::shared_ptr<Storage> workspace;
+  Tensor x, y;
+};
+
+// dx from g for a pooling of input shape xs; dx is in memory format f, that of the
+// forward's input.
 Tensor pool_backward(const char* op, const Tensor& g_in, const Shape& xs, MemoryFormat f, Kind kind, const Window& w,
-                     const std::shared_ptr<Storage>& workspace) {
+                     const Saved& saved) {
   Tensor g = g_in.contiguous(f);
   Tensor dx = Tensor::empty(xs, g.dtype(), g.device(), f);
   switch (g.device().type) {
@@ -112,10 +130,13 @@ Tensor pool_backward(const char* op, const Tensor& g_in, const Shape& xs, Memory
                                                  {DNNL_ARG_DIFF_SRC, cpu::memory(dx)},
                                                  {DNNL_ARG_SCRATCHPAD, cpu::scratch_memory(b.pd.scratchpad_desc())}};
       if (kind == Kind::Max)
-        args.insert({DNNL_ARG_WORKSPACE, dnnl::memory(b.pd.workspace_desc(), cpu::engine(), workspace->data())});
+        args.insert({DNNL_ARG_WORKSPACE, dnnl::memory(b.pd.workspace_desc(), cpu::engine(), saved.workspace->data())});
       b.prim.execute(cpu::stream(), args);
       break;
     }
+#ifdef NF_WITH_CUDA
+    case DeviceType::CUDA: cuda::pool_backward(cuda_mode(kind), cuda_window(w), f, saved.x, saved.y, g, dx); break;
+#endif
     default: unsupported_device(op, g);
   }
   return dx;
@@ -125,7 +146,7 @@ Tensor pool_forward(const char* op, const Tensor& x_in, Kind kind, const Window&
   Tensor x = x_in.dense();
   const MemoryFormat f = x.memory_format();
   Tensor y = Tensor::empty(out_shape(x.shape(), w), x.dtype(), x.device(), f);
-  std::shared_ptr<Storage> workspace;  // max pooling's argmax record, kept for backward
+  Saved saved;
   switch (x.device().type) {
     case DeviceType::CPU: {
       if (kind == Kind::Avg && f == MemoryFormat::Contiguous && w.kh == x.size(2) && w.kw == x.size(3) &&
@@ -143,17 +164,24 @@ Tensor pool_forward(const char* op, const Tensor& x_in, Kind kind, const Window&
                                                  {DNNL_ARG_DST, cpu::memory(y)},
                                                  {DNNL_ARG_SCRATCHPAD, cpu::scratch_memory(p.pd.scratchpad_desc())}};
       if (keep_ws) {
-        workspace = std::make_shared<Storage>(p.pd.workspace_desc().get_size(), Device::cpu());
-        args.insert({DNNL_ARG_WORKSPACE, dnnl::memory(p.pd.workspace_desc(), cpu::engine(), workspace->data())});
+        saved.workspace = std::make_shared<Storage>(p.pd.workspace_desc().get_size(), Device::cpu());
+        args.insert(
+            {DNNL_ARG_WORKSPACE, dnnl::memory(p.pd.workspace_desc(), cpu::engine(), saved.workspace->data())});
       }
       p.prim.execute(cpu::stream(), args);
       break;
     }
+#ifdef NF_WITH_CUDA
+    case DeviceType::CUDA:
+      cuda::pool_forward(cuda_mode(kind), cuda_window(w), f, x, y);
+      if (needs_grad({x_in})) saved = {nullptr, x.detach(), y.detach()};
+      break;
+#endif
     default: unsupported_device(op, x);
   }
   const Shape xs = x.shape();
   return record(y, op, {x_in}, [=](const Tensor& g) {
-    return std::vector<Tensor>{pool_backward(op, g, xs, f, kind, w, workspace)};
+    return std::vector<Tensor>{pool_backward(op, g, xs, f, kind, w, saved)};
   });
 }
 
@@ -173,12 +201,13 @@ void for_each_bin(int64_t planes, int64_t H, int64_t W, int64_t oh, int64_t ow, 
         f(p, i * ow + j, bin_start(i, H, oh), bin_end(i, H, oh), bin_start(j, W, ow), bin_end(j, W, ow));
 }
 
-Tensor adaptive_backward(const Tensor& g_in, const Shape& xs) {
-  Tensor g = g_in.contiguous();
-  Tensor dx = Tensor::zeros(xs, g.dtype(), g.device());
-  const int64_t H = xs[2], W = xs[3], oh = g.size(2), ow = g.size(3);
-  switch (g.device().type) {
+// dx in memory format f from g. The CPU loops work on NCHW; results take format f.
+Tensor adaptive_backward(const Tensor& g_in, const Shape& xs, MemoryFormat f) {
+  switch (g_in.device().type) {
     case DeviceType::CPU: {
+      Tensor g = g_in.contiguous();
+      Tensor dx = Tensor::zeros(xs, g.dtype(), g.device());
+      const int64_t H = xs[2], W = xs[3], oh = g.size(2), ow = g.size(3);
       const float* gp = g.data<float>();
       float* dp = dx.data<float>();
       for_each_bin(xs[0] * xs[1], H, W, oh, ow, [&](int64_t p, int64_t o, int64_t h0, int64_t h1, int64_t w0, int64_t w1) {
@@ -187,19 +216,29 @@ Tensor adaptive_backward(const Tensor& g_in, const Shape& xs) {
         for (int64_t h = h0; h < h1; ++h)
           for (int64_t w = w0; w < w1; ++w) plane[h * W + w] += d;
       });
-      break;
+      return dx.contiguous(f);
     }
-    default: unsupported_device("adaptive_avg_pool2d backward", g);
+#ifdef NF_WITH_CUDA
+    case DeviceType::CUDA: {
+      Tensor g = g_in.contiguous(f);
+      Tensor dx = Tensor::empty(xs, g.dtype(), g.device(), f);
+      cuda::adaptive_avg_pool2d_backward(g, dx);
+      return dx;
+    }
+#endif
+    default: unsupported_device("adaptive_avg_pool2d backward", g_in);
   }
-  return dx;
 }
 
 Tensor adaptive_forward(const Tensor& x_in, int64_t oh, int64_t ow) {
-  Tensor x = x_in.contiguous();
-  const int64_t H = x.size(2), W = x.size(3);
-  Tensor y = Tensor::empty({x.size(0), x.size(1), oh, ow}, x.dtype(), x.device());
-  switch (x.device().type) {
+  // Results take the input's memory format, like the other pools.
+  const MemoryFormat f = x_in.memory_format();
+  Tensor y;
+  switch (x_in.device().type) {
     case DeviceType::CPU: {
+      Tensor x = x_in.contiguous();
+      const int64_t H = x.size(2), W = x.size(3);
+      y = Tensor::empty({x.size(0), x.size(1), oh, ow}, x.dtype(), x.device());
       const float* xp = x.data<float>();
       float* yp = y.data<float>();
       for_each_bin(x.size(0) * x.size(1), H, W, oh, ow, [&](int64_t p, int64_t o, int64_t h0, int64_t h1, int64_t w0, int64_t w1) {
@@ -209,15 +248,22 @@ Tensor adaptive_forward(const Tensor& x_in, int64_t oh, int64_t ow) {
           for (int64_t w = w0; w < w1; ++w) sum += plane[h * W + w];
         yp[p * oh * ow + o] = sum / static_cast<float>((h1 - h0) * (w1 - w0));
       });
+      y = y.contiguous(f);
       break;
     }
-    default: unsupported_device("adaptive_avg_pool2d", x);
+#ifdef NF_WITH_CUDA
+    case DeviceType::CUDA: {
+      Tensor x = x_in.contiguous(f);
+      y = Tensor::empty({x.size(0), x.size(1), oh, ow}, x.dtype(), x.device(), f);
+      cuda::adaptive_avg_pool2d_forward(x, y);
+      break;
+    }
+#endif
+    default: unsupported_device("adaptive_avg_pool2d", x_in);
   }
-  // The loops work on NCHW; results take the input's memory format, like the other pools.
-  const Shape xs = x.shape();
-  const MemoryFormat f = x_in.memory_format();
-  return record(y.contiguous(f), "adaptive_avg_pool2d", {x_in}, [xs, f](const Tensor& g) {
-    return std::vector<Tensor>{adaptive_backward(g, xs).contiguous(f)};
+  const Shape xs = x_in.shape();
+  return record(y, "adaptive_avg_pool2d", {x_in}, [xs, f](const Tensor& g) {
+    return std::vector<Tensor>{adaptive_backward(g, xs, f)};
   });
 }
 

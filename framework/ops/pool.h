@@ -1,7 +1,10 @@
-// 2-d pooling over NCHW images (plain row-major F32), PyTorch semantics, floor mode.
+// 2-d pooling of F32 images [N, C, H, W], PyTorch semantics, floor mode. The input may be
+// NCHW or NHWC (channels-last) on CPU and CUDA; the output (and the input's gradient)
+// keeps the input's memory format.
 //   max_pool2d(x [N,C,H,W], kernel, stride, padding) -> [N,C,Ho,Wo],
 //       Ho = (H + 2*padding - kernel) / stride + 1 (floor), same for Wo; padded cells never
-//       win; the gradient goes to the first maximum of each window.
+//       win; the gradient goes to one maximum of each window (the first on CPU; on CUDA
+//       cuDNN's deterministic max pooling picks it among ties).
 //   avg_pool2d(x, kernel, stride, padding) -> same shape; every window is divided by
 //       kernel*kernel, padded zeros included (count_include_pad=True).
 //   adaptive_avg_pool2d(x, out_h, out_w) -> [N,C,out_h,out_w]; output row i averages input
