@@ -3,7 +3,7 @@
 // - Training, or anything that needs a gradient: conv, then BatchNorm::forward_fused
 //   (BN, add and ReLU in one pass, forward and backward).
 // - Evaluation without autograd (BN in eval mode with running statistics): the BN is
-//   folded into the convolution, as inference engines do,
+//   folded into the convolution (ops::fold_batch_norm, on the model's device), as inference engines do,
 //     w' = w * s,  b' = (b - running_mean) * s + beta,  s = gamma / sqrt(running_var + eps)
 //   (in double, then rounded; redone each call, as the weights may have changed since:
 //   O(weights), small next to the convolution), and the add and ReLU run as the primitive's post-ops

@@ -1,7 +1,12 @@
 // batch_norm: forward and backward, with the optional fused residual add and ReLU.
-// Layout: the kernels see x as rows [M, C] with the channel innermost, i.e. the
+// One device-independent frame (checks, layout, the statistics the backward keeps, the
+// autograd closure) with one branch per device.
+// CPU layout: the kernels see x as rows [M, C] with the channel innermost, i.e. the
 // channels-last tensor ([N, H, W, C] for images, [N, C] as is); M = N*H*W. Inputs in
 // another memory format are converted first; the output is channels-last, like conv's.
+// CUDA (framework/backends/cuda/batch_norm_cuda.h): kernels with the same formulas and
+// double sums, on x in its own dense format (NCHW or channels-last); y, the residual and
+// the gradient have that format. num_batches_tracked += 1 runs on the device.
 // Per-channel sums are taken in double, as PyTorch's CPU kernel does (its acc_type of
 // float is double): float sums lose ~1e-4 relative in dbias under cancellation (test
 // BatchNormTrain.SumsUnderCancellationMatchFloat64). Rows are split into one range per
@@ -23,6 +28,9 @@
 #include "framework/backends/cpu/onednn.h"
 #include "framework/backends/cpu/vectorize.h"
 #include "framework/ops/dispatch.h"
+#ifdef NF_WITH_CUDA
+#include "framework/backends/cuda/batch_norm_cuda.h"
+#endif
 
 namespace nf::ops {
 
@@ -270,6 +278,13 @@ void check_inputs(const Tensor& x, const Tensor& weight, const Tensor& bias, con
            "Expected more than 1 value per channel when training, got input size " + shape_str(x.shape()));
 }
 
+// The memory format the op works in: channels-last rows on the CPU (see the top); on
+// CUDA x's own dense format (its kernels take either), so that y = Tensor::empty_like(x.dense()).
+MemoryFormat work_format(const Tensor& x) {
+  if (x.device().is_cpu()) return MemoryFormat::ChannelsLast;
+  return x.is_dense() ? x.memory_format() : MemoryFormat::Contiguous;
+}
+
 }  // namespace
 
 Tensor batch_norm(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias_in, BatchNormState& state,
@@ -283,9 +298,9 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& weight_in, const Tensor& bia
                                                  " does not match the input " + shape_str(x_in.shape()));
   }
   const int64_t C = x_in.size(1), n = x_in.numel() / C;
-  const MemoryFormat rows = MemoryFormat::ChannelsLast;
-  Tensor x = x_in.contiguous(rows).detach();
-  Tensor res = res_in.defined() ? res_in.contiguous(rows).detach() : Tensor();
+  const MemoryFormat layout = work_format(x_in);
+  Tensor x = x_in.contiguous(layout).detach();
+  Tensor res = res_in.defined() ? res_in.contiguous(layout).detach() : Tensor();
   Tensor w = weight_in.defined() ? weight_in.contiguous().detach() : Tensor();
   Tensor b = bias_in.defined() ? bias_in.contiguous().detach() : Tensor();
   const bool grad = needs_grad({x_in, weight_in, bias_in, res_in});
@@ -300,7 +315,7 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& weight_in, const Tensor& bia
     mean = grad ? state.running_mean.clone() : state.running_mean.contiguous().detach();
     var = grad ? state.running_var.clone() : state.running_var.contiguous().detach();
   }
-  Tensor y = Tensor::empty(x.shape(), DType::F32, x.device(), rows);
+  Tensor y = Tensor::empty(x.shape(), DType::F32, x.device(), layout);
   switch (x.device().type) {
     case DeviceType::CPU:
       if (use_batch_stats) {
@@ -310,6 +325,20 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& weight_in, const Tensor& bia
       }
       cpu_forward(x, w, b, mean, var, res, fuse.relu, y, eps);
       break;
+#ifdef NF_WITH_CUDA
+    case DeviceType::CUDA:
+      if (use_batch_stats) {
+        double factor = 0.0;  // unused when the statistics are not tracked
+        if (state.running_mean.defined()) {
+          cuda::increment_(state.num_batches_tracked);
+          // The cumulative average needs the count on the host (one synchronizing read).
+          factor = momentum ? *momentum : 1.0 / state.num_batches_tracked.item();
+        }
+        cuda::batch_norm_stats(x, mean, var, state.running_mean, state.running_var, factor);
+      }
+      cuda::batch_norm_apply(x, w, b, mean, var, eps, res, fuse.relu, y);
+      break;
+#endif
     default: unsupported_device("batch_norm", x);
   }
   if (!grad) return y;
@@ -320,21 +349,57 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& weight_in, const Tensor& bia
   const bool need_dres = res_in.defined() && res_in.requires_grad();
   const Tensor y_relu = fuse.relu ? y.detach() : Tensor();
   auto backward = [=](const Tensor& g_in) {
-    Tensor g = g_in.contiguous(rows);
+    Tensor g = g_in.contiguous(layout);
     auto make = [&](bool need, const Shape& s) {
-      return need ? Tensor::empty(s, DType::F32, x.device(), rows) : Tensor();
+      return need ? Tensor::empty(s, DType::F32, x.device(), layout) : Tensor();
     };
     Tensor dx = make(need_dx, x.shape()), dw = make(need_dw, {C}), db = make(need_db, {C});
     // Without a ReLU the residual's gradient is g itself; with one it is the masked g.
     Tensor dres = need_dres && fuse.relu ? make(true, x.shape()) : Tensor();
     switch (x.device().type) {
       case DeviceType::CPU: cpu_backward(x, g, y_relu, w, mean, var, eps, use_batch_stats, dx, dw, db, dres); break;
+#ifdef NF_WITH_CUDA
+      case DeviceType::CUDA:
+        cuda::batch_norm_backward(x, g, y_relu, w, mean, var, eps, use_batch_stats, dx, dw, db, dres);
+        break;
+#endif
       default: unsupported_device("batch_norm backward", x);
     }
     if (need_dres && !fuse.relu) dres = g;
     return std::vector<Tensor>{dx, dw, db, dres};
   };
   return record(y, "batch_norm", {x_in, weight_in, bias_in, res_in}, backward);
+}
+
+FoldedConv fold_batch_norm(const Tensor& w_in, const Tensor& b, const BatchNormState& state, const Tensor& gamma,
+                           const Tensor& beta, double eps) {
+  check_same_device("fold_batch_norm", {w_in, b, state.running_mean, state.running_var, gamma, beta});
+  NF_CHECK(state.running_mean.defined(), "fold_batch_norm: needs running statistics");
+  const Tensor w = w_in.contiguous();
+  const int64_t O = w.size(0), per_out = w.numel() / O;
+  FoldedConv f{Tensor::empty(w.shape(), DType::F32, w.device()), Tensor::empty({O}, DType::F32, w.device())};
+  auto ptr = [](const Tensor& t) { return t.defined() ? t.data<float>() : nullptr; };  // [O]: contiguous
+  const float *pb = ptr(b), *pg = ptr(gamma), *pbeta = ptr(beta);
+  const float *mean = ptr(state.running_mean), *var = ptr(state.running_var);
+  switch (w.device().type) {
+    case DeviceType::CPU:
+      for (int64_t o = 0; o < O; ++o) {
+        const double s = (pg ? pg[o] : 1.f) / std::sqrt(static_cast<double>(var[o]) + eps);
+        for (int64_t i = 0; i < per_out; ++i)
+          f.weight.data<float>()[o * per_out + i] = static_cast<float>(w.data<float>()[o * per_out + i] * s);
+        f.bias.data<float>()[o] =
+            static_cast<float>((static_cast<double>(pb ? pb[o] : 0.f) - mean[o]) * s + (pbeta ? pbeta[o] : 0.f));
+      }
+      break;
+#ifdef NF_WITH_CUDA
+    case DeviceType::CUDA:
+      cuda::fold_batch_norm(w.device(), w.data<float>(), pb, mean, var, pg, pbeta, eps, O, per_out, f.weight.data<float>(),
+                            f.bias.data<float>());
+      break;
+#endif
+    default: unsupported_device("fold_batch_norm", w);
+  }
+  return f;
 }
 
 }  // namespace nf::ops

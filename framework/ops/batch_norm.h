@@ -1,7 +1,9 @@
 // Batch Normalization, exactly as PyTorch's F.batch_norm.
-// Shapes: x is [N, C], [N, C, L] or [N, C, H, W] (F32, any memory format; the output
-// is channels-last, the layout the kernels work in); weight, bias,
+// Shapes: x is [N, C], [N, C, L] or [N, C, H, W] (F32, any memory format); weight, bias,
 // running_mean, running_var are [C] F32; num_batches_tracked is I64 of shape [].
+// Output layout: on the CPU channels-last, the layout its kernels work in; on CUDA x's
+// own memory format (NCHW or channels-last; a non-dense x is made row-major first); the
+// residual and the incoming gradient are converted to that format.
 // Statistics are per channel over the n = N*L (or N*H*W) values of that channel.
 //
 // use_batch_stats = true (training, or no running statistics tracked):
@@ -41,5 +43,16 @@ struct BatchNormFusion {
 Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, BatchNormState& state,
                   bool use_batch_stats, std::optional<double> momentum, double eps,
                   const BatchNormFusion& fuse = {});
+
+// Folds an eval-mode BN into the convolution before it (inference, no autograd):
+//   s[o] = gamma[o] / sqrt(running_var[o] + eps)   (in double)
+//   w'[o, ...] = w[o, ...] * s[o],   b'[o] = (b[o] - running_mean[o]) * s[o] + beta[o]
+// each rounded to float once. w: [O, ...] (made contiguous), b: [O] or undefined (0),
+// gamma/beta: [O] or undefined (1, 0). The results are on w's device, w' contiguous.
+struct FoldedConv {
+  Tensor weight, bias;
+};
+FoldedConv fold_batch_norm(const Tensor& w, const Tensor& b, const BatchNormState& state, const Tensor& gamma,
+                           const Tensor& beta, double eps);
 
 }  // namespace nf::ops

@@ -1,0 +1,302 @@
+// CUDA batch normalization (declared in batch_norm_cuda.h, which states the layouts).
+// Own kernels rather than cuDNN's legacy batch normalization: on channels-last fp32
+// tensors cuDNN 9 runs its NCHW kernels over the strides, which took 78% of a ResNet-20
+// training step on an H100 (Nsight Compute, 2026-11-23: bn_fw_tr_1C11_kernel_NCHW and
+// bn_bw_1C11_kernel_new); these kernels also fuse the residual add and ReLU, and sum in
+// double as the CPU branch does.
+// - Per-channel sums: the M = N*S rows are cut into P chunks (P from the shape alone);
+//   one block per (channel tile, chunk) sums its rows in double, reduced in a fixed
+//   order within the block, into partials [P, C]; one warp per channel then adds its
+//   P partials in a fixed order. Channels-last blocks are 32 channels x 8 row lanes (a warp reads
+//   32 consecutive channels of a row); NCHW blocks are one channel x 256 rows.
+// - Elementwise passes (normalize + add + ReLU, dx) are grid-stride loops over x.
+#include <algorithm>
+#include <climits>
+
+#include "framework/backends/cuda/batch_norm_cuda.h"
+#include "framework/backends/cuda/block_reduce.cuh"
+#include "framework/backends/cuda/context.h"
+#include "framework/core/error.h"
+
+namespace nf::cuda {
+
+namespace {
+
+constexpr int kThreads = 256;
+
+// [N, C, S] dense, rows m = n * S + s; channels_last: element (m, c) at m * C + c,
+// else at (n * C + c) * S + s.
+struct Layout {
+  int64_t M, C, S;
+  bool channels_last;
+  __device__ int64_t offset(int64_t m, int64_t c) const {
+    return channels_last ? m * C + c : ((m / S) * C + c) * S + m % S;
+  }
+  __device__ int64_t channel(int64_t i) const { return channels_last ? i % C : (i / S) % C; }
+};
+
+Layout layout_of(const Tensor& x) {
+  const int64_t N = x.size(0), C = x.size(1), S = x.numel() / (N * C);
+  return {N * S, C, S, S == 1 || x.memory_format() == MemoryFormat::ChannelsLast};  // S == 1: both are rows
+}
+
+const float* ptr(const Tensor& t) { return t.defined() ? t.data<float>() : nullptr; }
+float* mut(const Tensor& t) { return t.defined() ? t.data<float>() : nullptr; }
+
+// t must have x's shape and memory layout: they share one index.
+void check_layout(const Tensor& x, const Tensor& t, const char* name) {
+  if (!t.defined()) return;
+  NF_CHECK(t.shape() == x.shape() && t.is_contiguous(x.memory_format()),
+           std::string("batch_norm (CUDA): ") + name + " " + t.str() + " does not have the layout of the input " +
+               x.str());
+}
+
+// ---- per-channel sums -------------------------------------------------------------------
+
+// The statistics' summands: x - shift[c], (x - shift[c])^2, shift = row 0 of x.
+struct StatsTerms {
+  const float* x;
+  Layout L;
+  __device__ void operator()(int64_t o, int64_t c, double& a, double& b) const {
+    const double d = static_cast<double>(x[o]) - x[L.offset(0, c)];
+    a += d;
+    b += d * d;
+  }
+};
+
+// The backward's summands: g' and g' * (x - mean[c]), g' = g masked by the fused ReLU's
+// output y (when given), also written to gres (when given).
+struct GradTerms {
+  const float *x, *g, *y, *mean;
+  float* gres;
+  __device__ void operator()(int64_t o, int64_t c, double& a, double& b) const {
+    float gv = g[o];
+    if (y) gv = y[o] > 0.f ? gv : 0.f;
+    if (gres) gres[o] = gv;
+    a += gv;
+    b += static_cast<double>(gv) * (x[o] - mean[c]);
+  }
+};
+
+// Channels-last: grid (ceil(C / 32), P), block (32, 8).
+template <class Terms>
+__global__ void partials_cl_kernel(Layout L, int64_t chunk, Terms t, double2* part) {
+  const int64_t c = blockIdx.x * 32 + threadIdx.x;
+  const int64_t r0 = blockIdx.y * chunk, r1 = min(L.M, r0 + chunk);
+  double a = 0, b = 0;
+  if (c < L.C)
+    for (int64_t m = r0 + threadIdx.y; m < r1; m += 8) t(m * L.C + c, c, a, b);
+  __shared__ double sa[8][32], sb[8][32];
+  sa[threadIdx.y][threadIdx.x] = a;
+  sb[threadIdx.y][threadIdx.x] = b;
+  __syncthreads();
+  if (threadIdx.y == 0 && c < L.C) {
+    for (int k = 1; k < 8; ++k) a += sa[k][threadIdx.x], b += sb[k][threadIdx.x];
+    part[blockIdx.y * L.C + c] = make_double2(a, b);
+  }
+}
+
+// NCHW: grid (C, P), block kThreads.
+template <class Terms>
+__global__ void partials_nchw_kernel(Layout L, int64_t chunk, Terms t, double2* part) {
+  const int64_t c = blockIdx.x;
+  const int64_t r0 = blockIdx.y * chunk, r1 = min(L.M, r0 + chunk);
+  double a = 0, b = 0;
+  for (int64_t m = r0 + threadIdx.x; m < r1; m += kThreads) t(((m / L.S) * L.C + c) * L.S + m % L.S, c, a, b);
+  a = block_sum(a);
+  b = block_sum(b);
+  if (threadIdx.x == 0) part[blockIdx.y * L.C + c] = make_double2(a, b);
+}
+
+// Per-channel partial sums of `terms` over all rows; returns the partials [P, C] (an I64
+// tensor as storage for doubles: DType has no F64) and P.
+template <class Terms>
+std::pair<Tensor, int64_t> channel_partials(const Tensor& x, const Layout& L, const Terms& terms) {
+  NF_CHECK(L.C <= INT_MAX / 2, "batch_norm (CUDA): too many channels in " + x.str());
+  const int64_t tiles = L.channels_last ? (L.C + 31) / 32 : L.C;
+  const int64_t P0 = std::clamp<int64_t>((L.M + 255) / 256, 1, std::clamp<int64_t>(1024 / tiles, 1, 512));
+  const int64_t chunk = (L.M + P0 - 1) / P0, P = (L.M + chunk - 1) / chunk;
+  NF_CHECK(P <= 65535, "batch_norm (CUDA): input too large " + x.str());
+  Tensor part = Tensor::empty({2 * P * L.C}, DType::I64, x.device());
+  auto* pp = static_cast<double2*>(part.raw_data());
+  if (L.channels_last) {
+    partials_cl_kernel<<<dim3(unsigned(tiles), unsigned(P)), dim3(32, 8), 0, stream()>>>(L, chunk, terms, pp);
+    check_launch("partials_cl_kernel");
+  } else {
+    partials_nchw_kernel<<<dim3(unsigned(L.C), unsigned(P)), kThreads, 0, stream()>>>(L, chunk, terms, pp);
+    check_launch("partials_nchw_kernel");
+  }
+  return {part, P};
+}
+
+// ---- per-channel finalization (one thread per channel) -------------------------------------
+
+// One warp per channel adds the channel's P partials: lane l takes p = l, l + 32, ... in
+// order, then a fixed butterfly (warp_sum) combines the lanes; lane 0 finishes.
+// Launch: kFinalizeThreads per block, ceil(C / (kFinalizeThreads / 32)) blocks.
+constexpr int kFinalizeThreads = 256;
+__device__ double2 channel_total(const double2* part, int64_t P, int64_t C, int64_t c) {
+  double a = 0, b = 0;
+  for (int64_t p = threadIdx.x & 31; p < P; p += 32) a += part[p * C + c].x, b += part[p * C + c].y;
+  return make_double2(warp_sum(a), warp_sum(b));
+}
+__device__ int64_t warp_channel() { return (blockIdx.x * int64_t(blockDim.x) + threadIdx.x) >> 5; }
+
+__global__ void stats_finalize_kernel(const double2* part, int64_t P, Layout L, const float* x, float* mean,
+                                      float* var, float* rm, float* rv, double factor) {
+  const int64_t c = warp_channel();
+  if (c >= L.C) return;  // whole warps leave together: c is the same in every lane
+  const double2 s = channel_total(part, P, L.C, c);
+  if ((threadIdx.x & 31) != 0) return;
+  const double n = static_cast<double>(L.M), d = s.x / n;
+  const double m = x[L.offset(0, c)] + d, v = max(0.0, s.y / n - d * d);
+  mean[c] = static_cast<float>(m);
+  var[c] = static_cast<float>(v);
+  if (rm) {
+    rm[c] = static_cast<float>((1.0 - factor) * rm[c] + factor * m);
+    rv[c] = static_cast<float>((1.0 - factor) * rv[c] + factor * (v * (n / (n - 1.0))));
+  }
+}
+
+// alpha = weight * invstd, beta = bias - mean * alpha, invstd = 1 / sqrt(var + eps).
+__global__ void affine_coef_kernel(int64_t C, const float* w, const float* b, const float* mean, const float* var,
+                                   double eps, float* alpha, float* beta) {
+  const int64_t c = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
+  if (c >= C) return;
+  const float invstd = static_cast<float>(1.0 / sqrt(static_cast<double>(var[c]) + eps));
+  alpha[c] = w ? invstd * w[c] : invstd;
+  beta[c] = (b ? b[c] : 0.f) - mean[c] * alpha[c];
+}
+
+// dweight, dbias and the dx coefficients grad_mean, k, scale from the partials.
+__global__ void grad_finalize_kernel(const double2* part, int64_t P, int64_t C, double n, const float* w,
+                                     const float* var, double eps, bool batch_stats, float* dw, float* db,
+                                     float* grad_mean, float* k, float* scale) {
+  const int64_t c = warp_channel();
+  if (c >= C) return;
+  const double2 s = channel_total(part, P, C, c);
+  if ((threadIdx.x & 31) != 0) return;
+  const double sum_dy = s.x, sum_dy_xmu = s.y;
+  const double invstd = 1.0 / sqrt(static_cast<double>(var[c]) + eps);
+  if (dw) dw[c] = static_cast<float>(sum_dy_xmu * invstd);
+  if (db) db[c] = static_cast<float>(sum_dy);
+  scale[c] = static_cast<float>(invstd * (w ? w[c] : 1.0f));
+  grad_mean[c] = batch_stats ? static_cast<float>(sum_dy / n) : 0.f;
+  k[c] = batch_stats ? static_cast<float>(sum_dy_xmu * invstd * invstd / n) : 0.f;
+}
+
+// ---- elementwise passes ---------------------------------------------------------------------
+
+__global__ void apply_kernel(Layout L, int64_t n, const float* __restrict__ x, const float* __restrict__ res,
+                             const float* __restrict__ alpha, const float* __restrict__ beta, bool relu,
+                             float* __restrict__ y) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t c = L.channel(i);
+    float v = x[i] * alpha[c] + beta[c];
+    if (res) v += res[i];
+    y[i] = relu && !(v > 0.f) ? 0.f : v;
+  }
+}
+
+__global__ void grad_input_kernel(Layout L, int64_t n, const float* __restrict__ x, const float* __restrict__ g,
+                                  const float* __restrict__ y, const float* __restrict__ mean,
+                                  const float* __restrict__ grad_mean, const float* __restrict__ k,
+                                  const float* __restrict__ scale, float* __restrict__ dx) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t c = L.channel(i);
+    float gv = g[i];
+    if (y) gv = y[i] > 0.f ? gv : 0.f;
+    dx[i] = (gv - grad_mean[c] - (x[i] - mean[c]) * k[c]) * scale[c];
+  }
+}
+
+__global__ void increment_kernel(int64_t* count) { *count += 1; }
+
+// One thread per folded weight element (and, for the first of each output channel, its bias).
+__global__ void fold_kernel(const float* __restrict__ w, const float* __restrict__ b, const float* __restrict__ mean,
+                            const float* __restrict__ var, const float* __restrict__ gamma,
+                            const float* __restrict__ beta, double eps, int64_t O, int64_t per_out,
+                            float* __restrict__ wf, float* __restrict__ bf) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < O * per_out;
+       i += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t o = i / per_out;
+    const double s = (gamma ? gamma[o] : 1.f) / sqrt(static_cast<double>(var[o]) + eps);
+    wf[i] = static_cast<float>(w[i] * s);
+    if (i % per_out == 0)
+      bf[o] = static_cast<float>((static_cast<double>(b ? b[o] : 0.f) - mean[o]) * s + (beta ? beta[o] : 0.f));
+  }
+}
+
+}  // namespace
+
+void batch_norm_stats(const Tensor& x, Tensor& mean, Tensor& var, Tensor& running_mean, Tensor& running_var,
+                      double factor) {
+  Scope scope(x.device());
+  const Layout L = layout_of(x);
+  auto [part, P] = channel_partials(x, L, StatsTerms{x.data<float>(), L});
+  stats_finalize_kernel<<<blocks_for(L.C * 32, kFinalizeThreads), kFinalizeThreads, 0, stream()>>>(
+      static_cast<const double2*>(part.raw_data()), P, L, x.data<float>(), mean.data<float>(), var.data<float>(),
+      mut(running_mean), mut(running_var), factor);
+  check_launch("stats_finalize_kernel");
+}
+
+void batch_norm_apply(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& mean,
+                      const Tensor& var, double eps, const Tensor& residual, bool relu, Tensor& y) {
+  Scope scope(x.device());
+  check_layout(x, y, "output");
+  check_layout(x, residual, "residual");
+  const Layout L = layout_of(x);
+  const Tensor coef = Tensor::empty({2, L.C}, DType::F32, x.device());
+  float *alpha = coef.data<float>(), *beta = alpha + L.C;
+  affine_coef_kernel<<<blocks_for(L.C, kThreads), kThreads, 0, stream()>>>(L.C, ptr(weight), ptr(bias),
+                                                                             mean.data<float>(), var.data<float>(),
+                                                                             eps, alpha, beta);
+  check_launch("affine_coef_kernel");
+  const int64_t n = x.numel();
+  apply_kernel<<<blocks_for(n, kThreads), kThreads, 0, stream()>>>(L, n, x.data<float>(), ptr(residual), alpha, beta,
+                                                                    relu, y.data<float>());
+  check_launch("apply_kernel");
+}
+
+void batch_norm_backward(const Tensor& x, const Tensor& g, const Tensor& y_relu, const Tensor& weight,
+                         const Tensor& mean, const Tensor& var, double eps, bool batch_stats, Tensor& dx,
+                         Tensor& dweight, Tensor& dbias, Tensor& dres) {
+  Scope scope(x.device());
+  for (auto [t, name] : {std::pair{&g, "gradient"}, {&y_relu, "output"}, {&dx, "input gradient"},
+                         {&dres, "residual gradient"}})
+    check_layout(x, *t, name);
+  const Layout L = layout_of(x);
+  auto [part, P] =
+      channel_partials(x, L, GradTerms{x.data<float>(), g.data<float>(), ptr(y_relu), mean.data<float>(), mut(dres)});
+  const Tensor coef = Tensor::empty({3, L.C}, DType::F32, x.device());
+  float *grad_mean = coef.data<float>(), *k = grad_mean + L.C, *scale = k + L.C;
+  grad_finalize_kernel<<<blocks_for(L.C * 32, kFinalizeThreads), kFinalizeThreads, 0, stream()>>>(
+      static_cast<const double2*>(part.raw_data()), P, L.C, static_cast<double>(L.M), ptr(weight), var.data<float>(),
+      eps, batch_stats, mut(dweight), mut(dbias), grad_mean, k, scale);
+  check_launch("grad_finalize_kernel");
+  if (!dx.defined()) return;
+  const int64_t n = x.numel();
+  grad_input_kernel<<<blocks_for(n, kThreads), kThreads, 0, stream()>>>(L, n, x.data<float>(), g.data<float>(),
+                                                                         ptr(y_relu), mean.data<float>(), grad_mean,
+                                                                         k, scale, dx.data<float>());
+  check_launch("grad_input_kernel");
+}
+
+void increment_(Tensor& count) {
+  Scope scope(count.device());
+  NF_CHECK(count.dtype() == DType::I64 && count.numel() == 1,
+           "batch_norm: num_batches_tracked must be one I64 element, got " + count.str());
+  increment_kernel<<<1, 1, 0, stream()>>>(count.data<int64_t>());
+  check_launch("increment_kernel");
+}
+
+void fold_batch_norm(Device device, const float* w, const float* b, const float* mean, const float* var,
+                     const float* gamma, const float* beta, double eps, int64_t O, int64_t per_out, float* wf,
+                     float* bf) {
+  Scope scope(device);
+  fold_kernel<<<blocks_for(O * per_out, kThreads), kThreads, 0, stream()>>>(w, b, mean, var, gamma, beta, eps, O,
+                                                                              per_out, wf, bf);
+  check_launch("fold_kernel");
+}
+
+}  // namespace nf::cuda
