@@ -1,11 +1,19 @@
 // dropout: forward and backward. oneDNN 2.6 has no dropout (nor a random-number
-// primitive), so both are plain loops. The mask is a tensor of x's shape holding s (kept)
-// or 0 (dropped); forward is x * mask, backward g * mask. Element i is kept iff
+// primitive), so the CPU path is plain loops: the mask is a tensor of x's shape holding s
+// (kept) or 0 (dropped); forward is x * mask, backward g * mask. Element i is kept iff
 // u_i >= p, with u_i = (gen.next() >> 11) * 2^-53 uniform in [0, 1).
+// CUDA: one seed = gen.next() per call; u_i comes from a counter-based hash of (seed, i)
+// (backends/cuda/dropout_kernels), so the backward regenerates the mask from the seed
+// instead of keeping it. Both index elements in row-major order (x made contiguous).
 #include "framework/ops/dropout.h"
 
 #include "framework/autograd/autograd.h"
 #include "framework/ops/dispatch.h"
+
+#ifdef NF_WITH_CUDA
+#include "framework/backends/cuda/context.h"
+#include "framework/backends/cuda/dropout_kernels.h"
+#endif
 
 namespace nf::ops {
 
@@ -30,11 +38,13 @@ Tensor dropout(const Tensor& x_in, double p, bool training, Generator& gen) {
   if (!training || p == 0.0) return x_in;
   check_dtype("dropout", x_in, DType::F32);
   Tensor x = x_in.contiguous();
-  Tensor mask = Tensor::empty(x.shape(), x.dtype(), x.device());
+  const float scale = 1.f / static_cast<float>(1.0 - p);  // PyTorch's noise.div_(1 - p)
+  Tensor mask;        // CPU: s or 0 per element
+  uint64_t seed = 0;  // CUDA: the counter-based mask's seed
   Tensor y;
   switch (x.device().type) {
     case DeviceType::CPU: {
-      const float scale = 1.f / static_cast<float>(1.0 - p);  // PyTorch's noise.div_(1 - p)
+      mask = Tensor::empty(x.shape(), x.dtype(), x.device());
       float* m = mask.data<float>();
       const int64_t n = x.numel();
       for (int64_t i = 0; i < n; ++i) {
@@ -44,13 +54,30 @@ Tensor dropout(const Tensor& x_in, double p, bool training, Generator& gen) {
       y = cpu_mul(x, mask);
       break;
     }
+#ifdef NF_WITH_CUDA
+    case DeviceType::CUDA: {
+      seed = gen.next();
+      y = Tensor::empty(x.shape(), x.dtype(), x.device());
+      cuda::Scope scope(x.device());
+      cuda::dropout_apply(x.data<float>(), y.data<float>(), x.numel(), seed, p, scale);
+      break;
+    }
+#endif
     default: unsupported_device("dropout", x);
   }
-  return record(y, "dropout", {x_in}, [mask](const Tensor& g_in) {
+  return record(y, "dropout", {x_in}, [mask, seed, p, scale](const Tensor& g_in) {
     Tensor g = g_in.contiguous();
     Tensor dx;
     switch (g.device().type) {
       case DeviceType::CPU: dx = cpu_mul(g, mask); break;
+#ifdef NF_WITH_CUDA
+      case DeviceType::CUDA: {
+        dx = Tensor::empty(g.shape(), g.dtype(), g.device());
+        cuda::Scope scope(g.device());
+        cuda::dropout_apply(g.data<float>(), dx.data<float>(), g.numel(), seed, p, scale);
+        break;
+      }
+#endif
       default: unsupported_device("dropout backward", g);
     }
     return std::vector<Tensor>{dx};

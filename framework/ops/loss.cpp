@@ -3,7 +3,10 @@
 // measured at up to 3.3e-6 relative error in exp(logp) (gradient rows summing to 4e-7
 // instead of 0), about 30x PyTorch's, which moved every downstream gradient of a
 // ResNet off PyTorch's; the loss is tiny (N x K), so exactness costs nothing here.
-// The backward keeps the logits and each row's log-sum-exp.
+// CUDA: the same math in double in backends/cuda/loss_kernels, entirely on the device
+// (no host read of the loss, the targets or the incoming gradient).
+// The backward keeps the logits and each row's log-sum-exp (a host vector on CPU, a
+// device tensor on CUDA).
 #include "framework/ops/loss.h"
 
 #include <algorithm>
@@ -14,9 +17,24 @@
 #include "framework/autograd/autograd.h"
 #include "framework/ops/dispatch.h"
 
+#ifdef NF_WITH_CUDA
+#include "framework/backends/cuda/context.h"
+#include "framework/backends/cuda/loss_kernels.h"
+#endif
+
 namespace nf::ops {
 
 namespace {
+
+// What the backward needs besides logits and targets: one log-sum-exp per row.
+struct RowStats {
+  std::vector<double> cpu_lse;  // CPU
+  Tensor cuda_lse;              // CUDA: [N] I64 used as 8-byte storage for doubles (there is no F64 dtype)
+};
+
+#ifdef NF_WITH_CUDA
+double* doubles(const Tensor& slots) { return reinterpret_cast<double*>(slots.data<int64_t>()); }
+#endif
 
 void check_targets(const Tensor& logits, const Tensor& targets) {
   check_dtype("cross_entropy", logits, DType::F32);
@@ -34,13 +52,14 @@ void check_target_range(const int64_t* t, int64_t n, int64_t k) {
 
 // dlogits = g * (softmax(x) - (1-ls)*onehot(t) - ls/K) / N, softmax from the saved
 // log-sum-exp in double.
-Tensor cross_entropy_backward(const Tensor& g, const Tensor& logits, const std::vector<double>& lse,
-                              const Tensor& targets, double ls) {
+Tensor cross_entropy_backward(const Tensor& g, const Tensor& logits, const RowStats& stats, const Tensor& targets,
+                              double ls) {
   Tensor dx = Tensor::empty(logits.shape(), logits.dtype(), logits.device());
   const int64_t N = logits.size(0), K = logits.size(1);
   switch (logits.device().type) {
     case DeviceType::CPU: {
       const double scale = g.item() / N, off = ls / K, on = 1.0 - ls;
+      const std::vector<double>& lse = stats.cpu_lse;
       const float* x = logits.data<float>();
       const int64_t* t = targets.data<int64_t>();
       float* d = dx.data<float>();
@@ -50,6 +69,16 @@ Tensor cross_entropy_backward(const Tensor& g, const Tensor& logits, const std::
           d[n * K + k] = static_cast<float>((std::exp(x[n * K + k] - lse[n]) - off - (k == t[n] ? on : 0.0)) * scale);
       break;
     }
+#ifdef NF_WITH_CUDA
+    case DeviceType::CUDA: {
+      check_dtype("cross_entropy backward", g, DType::F32);
+      NF_CHECK(g.numel() == 1 && g.device() == logits.device(), "cross_entropy backward: gradient " + g.str());
+      cuda::Scope scope(logits.device());
+      cuda::cross_entropy_backward(logits.data<float>(), targets.data<int64_t>(), doubles(stats.cuda_lse),
+                                   g.data<float>(), N, K, ls, dx.data<float>());
+      break;
+    }
+#endif
     default: unsupported_device("cross_entropy backward", logits);
   }
   return dx;
@@ -63,30 +92,42 @@ Tensor cross_entropy(const Tensor& logits_in, const Tensor& targets_in, double l
   NF_CHECK(ls >= 0.0 && ls <= 1.0, "cross_entropy: label_smoothing must be in [0, 1], got " + std::to_string(ls));
   Tensor logits = logits_in.contiguous(), targets = targets_in.contiguous();
   const int64_t N = logits.size(0), K = logits.size(1);
-  auto lse = std::make_shared<std::vector<double>>(N);
+  auto stats = std::make_shared<RowStats>();
   Tensor loss = Tensor::empty({}, logits.dtype(), logits.device());
   switch (logits.device().type) {
     case DeviceType::CPU: {
       const int64_t* t = targets.data<int64_t>();
       check_target_range(t, N, K);
       const float* x = logits.data<float>();
+      std::vector<double>& lse = stats->cpu_lse;
+      lse.resize(N);
       double total = 0.0;
       for (int64_t n = 0; n < N; ++n) {
         const float* row = x + n * K;
         double mx = row[0], sum = 0.0, row_sum = 0.0;
         for (int64_t k = 1; k < K; ++k) mx = std::max(mx, double(row[k]));
         for (int64_t k = 0; k < K; ++k) sum += std::exp(row[k] - mx), row_sum += row[k];
-        (*lse)[n] = mx + std::log(sum);
+        lse[n] = mx + std::log(sum);
         // -(1-ls) * logp[t] - ls * mean_k logp[k], with logp = x - lse
-        total += -(1.0 - ls) * (row[t[n]] - (*lse)[n]) - ls * (row_sum / K - (*lse)[n]);
+        total += -(1.0 - ls) * (row[t[n]] - lse[n]) - ls * (row_sum / K - lse[n]);
       }
       *loss.data<float>() = static_cast<float>(total / N);
       break;
     }
+#ifdef NF_WITH_CUDA
+    case DeviceType::CUDA: {
+      cuda::Scope scope(logits.device());
+      stats->cuda_lse = Tensor::empty({N}, DType::I64, logits.device());
+      const Tensor row_loss = Tensor::empty({N}, DType::I64, logits.device());  // doubles too
+      cuda::cross_entropy_forward(logits.data<float>(), targets.data<int64_t>(), N, K, ls, doubles(stats->cuda_lse),
+                                  doubles(row_loss), loss.data<float>());
+      break;
+    }
+#endif
     default: unsupported_device("cross_entropy", logits);
   }
-  return record(loss, "cross_entropy", {logits_in}, [logits = logits.detach(), lse, targets, ls](const Tensor& g) {
-    return std::vector<Tensor>{cross_entropy_backward(g, logits, *lse, targets, ls)};
+  return record(loss, "cross_entropy", {logits_in}, [logits = logits.detach(), stats, targets, ls](const Tensor& g) {
+    return std::vector<Tensor>{cross_entropy_backward(g, logits, *stats, targets, ls)};
   });
 }
 

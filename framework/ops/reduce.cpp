@@ -1,8 +1,15 @@
-// sum_except_dim1 through oneDNN's reduction primitive (cached by shape).
+// sum_except_dim1: CPU through oneDNN's reduction primitive (cached by shape); CUDA
+// through a deterministic two-pass kernel (backends/cuda/reduce_kernels), both on the
+// row-major [N, C, rest] view.
 #include "framework/ops/reduce.h"
 
 #include "framework/backends/cpu/onednn.h"
 #include "framework/ops/dispatch.h"
+
+#ifdef NF_WITH_CUDA
+#include "framework/backends/cuda/context.h"
+#include "framework/backends/cuda/reduce_kernels.h"
+#endif
 
 namespace nf::ops {
 
@@ -13,6 +20,10 @@ Tensor sum_except_dim1(const Tensor& g_in) {
   Tensor out = Tensor::empty({g.size(1)}, g.dtype(), g.device());
   switch (g.device().type) {
     case DeviceType::CPU: {
+      if (g.numel() == g.size(1)) {  // nothing to sum ([1, C, 1...]): oneDNN refuses a reduction with src == dst
+        out.copy_(g.view({g.size(1)}));
+        break;
+      }
       Shape kept(g.dim(), 1);
       kept[1] = g.size(1);
       auto& p = cpu::cached<dnnl::reduction>(cpu::key("sum_except_dim1", g.shape()), [&] {
@@ -23,6 +34,15 @@ Tensor sum_except_dim1(const Tensor& g_in) {
       p.execute(cpu::stream(), {{DNNL_ARG_SRC, cpu::memory(g)}, {DNNL_ARG_DST, cpu::memory(cpu::plain_desc(kept), out)}});
       break;
     }
+#ifdef NF_WITH_CUDA
+    case DeviceType::CUDA: {
+      cuda::Scope scope(g.device());
+      int64_t rest = 1;
+      for (int64_t d = 2; d < g.dim(); ++d) rest *= g.size(d);
+      cuda::sum_except_dim1(g.data<float>(), g.size(0), g.size(1), rest, out.data<float>(), g.device());
+      break;
+    }
+#endif
     default: unsupported_device("sum_except_dim1", g);
   }
   return out;
