@@ -1,6 +1,7 @@
 // linear: forward, backward-data, backward-weights (+ bias) through oneDNN's
 // inner_product primitives on plain layouts ([N, in] x [out, in]), cached by shape.
-// Scratch slot 0 holds the primitive scratchpads.
+// Scratch slot 0 holds the primitive scratchpads. On CUDA: cuBLAS SGEMMs and a bias
+// kernel (linear_cublas.h); the bias gradient there is sum_except_dim1.
 #include "framework/ops/linear.h"
 
 #include <algorithm>
@@ -11,6 +12,11 @@
 #include "framework/backends/cpu/onednn.h"
 #include "framework/ops/reduce.h"
 #include "framework/ops/dispatch.h"
+
+#ifdef NF_WITH_CUDA
+#include "framework/backends/cuda/context.h"
+#include "framework/backends/cuda/linear_cublas.h"
+#endif
 
 namespace nf::ops {
 
@@ -133,6 +139,29 @@ void cpu_backward(const Shape& xs, const Shape& ws, const Tensor& x, const Tenso
   }
 }
 
+#ifdef NF_WITH_CUDA
+void cuda_forward(const Tensor& x, const Tensor& w, const Tensor& b, Tensor& y) {
+  cuda::Scope scope(x.device());
+  cuda::linear_forward(x.data<float>(), w.data<float>(), b.defined() ? b.data<float>() : nullptr, y.data<float>(),
+                       x.size(0), x.size(1), w.size(0));
+}
+
+// As cpu_backward: only the gradients asked for.
+void cuda_backward(const Shape& xs, const Shape& ws, const Tensor& x, const Tensor& w, const Tensor& gy, Tensor* dx,
+                   Tensor* dw, Tensor* db) {
+  cuda::Scope scope(gy.device());
+  if (dx) {
+    *dx = Tensor::empty(xs, DType::F32, gy.device());
+    cuda::linear_backward_data(gy.data<float>(), w.data<float>(), dx->data<float>(), xs[0], xs[1], ws[0]);
+  }
+  if (dw) {
+    *dw = Tensor::empty(ws, DType::F32, gy.device());
+    cuda::linear_backward_weights(gy.data<float>(), x.data<float>(), dw->data<float>(), xs[0], xs[1], ws[0]);
+  }
+  if (db) *db = sum_except_dim1(gy);
+}
+#endif
+
 }  // namespace
 
 Tensor linear(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in) {
@@ -143,6 +172,9 @@ Tensor linear(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in) {
   Tensor y = Tensor::empty({x.size(0), w.size(0)}, x.dtype(), x.device());
   switch (x.device().type) {
     case DeviceType::CPU: cpu_forward(x, w, b, y, training); break;
+#ifdef NF_WITH_CUDA
+    case DeviceType::CUDA: cuda_forward(x, w, b, y); break;
+#endif
     default: unsupported_device("linear", x);
   }
   if (!training) return y;
@@ -159,6 +191,12 @@ Tensor linear(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in) {
         cpu_backward(xs, ws, x_saved, w_saved, gy, need_dx ? &dx : nullptr, need_dw ? &dw : nullptr,
                      need_db ? &db : nullptr);
         break;
+#ifdef NF_WITH_CUDA
+      case DeviceType::CUDA:
+        cuda_backward(xs, ws, x_saved, w_saved, gy, need_dx ? &dx : nullptr, need_dw ? &dw : nullptr,
+                      need_db ? &db : nullptr);
+        break;
+#endif
       default: unsupported_device("linear backward", gy);
     }
     return std::vector<Tensor>{dx, dw, db};

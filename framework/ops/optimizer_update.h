@@ -7,9 +7,17 @@
 // hyper-parameters are cast to float where PyTorch casts its Python scalars, and
 // `a.add(b, alpha=s)` / `addcmul` are fused multiply-adds as in ATen's vectorized
 // kernels (vec::fmadd), so results match PyTorch bitwise on FMA hardware.
-// oneDNN has no optimizer primitives, so the CPU branch is an OpenMP loop.
+// oneDNN has no optimizer primitives, so the CPU branch is an OpenMP loop. The CUDA
+// branch (framework/backends/cuda/optimizer_kernels.cu) rounds operation by operation
+// as the CPU loop, so a GPU update is bitwise equal to the CPU update of the same inputs.
+//
+// The *_multi entry points update a list of parameters with the same hyper-parameters
+// as the per-tensor calls in list order would, checking every slot before changing any.
+// All slots are on one device and name distinct parameters. CPU: the per-tensor loops
+// in turn. CUDA: one kernel launch for the whole list (up to 512 tensors a launch).
 #pragma once
 #include <cstdint>
+#include <vector>
 
 #include "framework/core/tensor.h"
 
@@ -26,6 +34,12 @@ struct SgdHyper {
 // param -= lr*d_p.   momentum_buf is ignored (may be undefined) when momentum == 0.
 void sgd_update(Tensor& param, const Tensor& grad, Tensor& momentum_buf, const SgdHyper& h, bool first_step);
 
+struct SgdSlot {
+  Tensor param, grad, momentum_buf;  // momentum_buf as for sgd_update
+  bool first_step = false;
+};
+void sgd_update_multi(const std::vector<SgdSlot>& slots, const SgdHyper& h);
+
 struct AdamWHyper {
   double lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 1e-2;
 };
@@ -36,5 +50,11 @@ struct AdamWHyper {
 // denom = sqrt(exp_avg_sq)/sqrt(1-beta2^step) + eps; param -= lr/(1-beta1^step) * exp_avg/denom.
 void adamw_update(Tensor& param, const Tensor& grad, Tensor& exp_avg, Tensor& exp_avg_sq, const AdamWHyper& h,
                   int64_t step);
+
+struct AdamWSlot {
+  Tensor param, grad, exp_avg, exp_avg_sq;
+  int64_t step = 1;  // this parameter's own 1-based count, as for adamw_update
+};
+void adamw_update_multi(const std::vector<AdamWSlot>& slots, const AdamWHyper& h);
 
 }  // namespace nf::ops

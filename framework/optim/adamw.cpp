@@ -24,21 +24,29 @@ AdamW::AdamW(NamedTensors params, const AdamWOptions& o)
 AdamW::AdamW(std::vector<ParamGroup> groups, const AdamWOptions& o)
     : Optimizer("AdamW", std::move(groups), {{"exp_avg"}, {"exp_avg_sq"}, {"step", true}}), opt_(checked(o)) {}
 
-void AdamW::update(const ParamGroup& group, const std::string& name, Tensor& param, const Tensor& grad) {
+void AdamW::update(const ParamGroup& group, const std::vector<GradParam>& params) {
   ops::AdamWHyper h{group.lr, opt_.beta1, opt_.beta2, opt_.eps, group.weight_decay};
-  Tensor* exp_avg = find_state("exp_avg", name);
-  if (!exp_avg) {
-    Tensor m = Tensor::zeros(param.shape(), DType::F32, param.device());
-    Tensor v = Tensor::zeros(param.shape(), DType::F32, param.device());
-    ops::adamw_update(param, grad, m, v, h, 1);
-    set_state("exp_avg", name, m);
-    set_state("exp_avg_sq", name, v);
-    set_state("step", name, Tensor::from_vector(std::vector<int64_t>{1}, {}));
-    return;
+  std::vector<ops::AdamWSlot> slots;
+  for (const GradParam& gp : params) {
+    if (Tensor* exp_avg = find_state("exp_avg", gp.name)) {
+      const int64_t step = find_state("step", gp.name)->data<int64_t>()[0];
+      slots.push_back({gp.param, gp.grad, *exp_avg, *find_state("exp_avg_sq", gp.name), step + 1});
+    } else {  // first step: zero moments
+      slots.push_back({gp.param, gp.grad, Tensor::zeros(gp.param.shape(), DType::F32, gp.param.device()),
+                       Tensor::zeros(gp.param.shape(), DType::F32, gp.param.device()), 1});
+    }
   }
-  int64_t& step = find_state("step", name)->data<int64_t>()[0];
-  ops::adamw_update(param, grad, *exp_avg, *find_state("exp_avg_sq", name), h, step + 1);
-  ++step;
+  ops::adamw_update_multi(slots, h);
+  for (size_t i = 0; i < slots.size(); ++i) {
+    const std::string& name = params[i].name;
+    if (Tensor* step = find_state("step", name)) {
+      ++step->data<int64_t>()[0];
+      continue;
+    }
+    set_state("exp_avg", name, slots[i].exp_avg);
+    set_state("exp_avg_sq", name, slots[i].exp_avg_sq);
+    set_state("step", name, Tensor::from_vector(std::vector<int64_t>{1}, {}));
+  }
 }
 
 }  // namespace nf::optim

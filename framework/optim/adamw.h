@@ -2,7 +2,7 @@
 // (param *= 1 - lr*wd), bias-corrected moments, eps added after the square root.
 // State per parameter: "exp_avg.<param>", "exp_avg_sq.<param>" (F32, the parameter's
 // shape, zeros at its first step) and "step.<param>" (I64 scalar: that parameter's
-// own update count, as PyTorch's state['step']). Math: ops::adamw_update.
+// own update count, as PyTorch's state['step']). Math: ops::adamw_update_multi.
 #pragma once
 #include "framework/optim/optimizer.h"
 
@@ -21,7 +21,7 @@ class AdamW : public Optimizer {
   const AdamWOptions& options() const { return opt_; }
 
  protected:
-  void update(const ParamGroup& group, const std::string& name, Tensor& param, const Tensor& grad) override;
+  void update(const ParamGroup& group, const std::vector<GradParam>& params) override;
 
  private:
   AdamWOptions opt_;

@@ -1,6 +1,7 @@
 // Optimizer base: groups, step loop, lr scaling, state_dict save/validate/load.
 #include "framework/optim/optimizer.h"
 
+#include <algorithm>
 #include <cmath>
 #include <set>
 #include <sstream>
@@ -50,11 +51,18 @@ Optimizer::Optimizer(std::string type, std::vector<ParamGroup> groups, std::vect
 
 void Optimizer::step() {
   NoGradGuard no_grad;
-  for (const ParamGroup& g : groups_)
-    for (auto [name, p] : g.params) {
+  for (const ParamGroup& g : groups_) {
+    // One list per device, in parameter order (a group normally lives on one device).
+    std::vector<std::vector<GradParam>> per_device;
+    for (const auto& [name, p] : g.params) {
       if (!p.requires_grad() || !p.grad().defined()) continue;
-      update(g, name, p, p.grad().contiguous());
+      auto same = std::find_if(per_device.begin(), per_device.end(),
+                               [&](const std::vector<GradParam>& l) { return l.front().param.device() == p.device(); });
+      if (same == per_device.end()) same = per_device.emplace(per_device.end());
+      same->push_back({name, p, p.grad().contiguous()});
     }
+    for (const std::vector<GradParam>& params : per_device) update(g, params);
+  }
   ++step_;
 }
 

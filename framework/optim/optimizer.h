@@ -3,8 +3,10 @@
 //
 // Parameters are named (PyTorch state_dict names, e.g. "layer1.0.conv1.weight").
 // step() skips parameters with requires_grad false or no gradient, as PyTorch does,
-// and runs under NoGradGuard. Per-parameter state buffers live on the parameter's
-// device and have its shape (F32); state_dict() names them "<kind>.<param name>"
+// and runs under NoGradGuard; it hands each group's remaining parameters to the
+// subclass in one list per device (one fused kernel launch per group on CUDA).
+// Per-parameter state buffers live on the parameter's device and have its shape
+// (F32); state_dict() names them "<kind>.<param name>"
 // ("momentum_buffer.fc.weight", "exp_avg.fc.bias"), per-parameter counters are I64
 // scalars ("step.fc.bias"), and "step" (I64 scalar) counts step() calls. A parameter
 // that never had a gradient has no state, as in PyTorch.
@@ -38,6 +40,12 @@ struct StateKind {
   bool counter = false;
 };
 
+// A parameter due for an update: its gradient made contiguous, never to be modified.
+struct GradParam {
+  std::string name;
+  Tensor param, grad;
+};
+
 class Optimizer {
  public:
   virtual ~Optimizer() = default;
@@ -60,8 +68,9 @@ class Optimizer {
  protected:
   Optimizer(std::string type, std::vector<ParamGroup> groups, std::vector<StateKind> kinds);
 
-  // Updates one parameter that has a gradient (contiguous, never to be modified).
-  virtual void update(const ParamGroup& group, const std::string& name, Tensor& param, const Tensor& grad) = 0;
+  // Updates the parameters of `group` that have a gradient, all on one device, in
+  // one multi-tensor call (see ops::sgd_update_multi); `params` is never empty.
+  virtual void update(const ParamGroup& group, const std::vector<GradParam>& params) = 0;
 
   Tensor* find_state(const std::string& kind, const std::string& param_name);  // nullptr when absent
   void set_state(const std::string& kind, const std::string& param_name, Tensor t);

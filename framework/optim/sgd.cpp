@@ -30,20 +30,22 @@ SGD::SGD(NamedTensors params, const SgdOptions& o)
 SGD::SGD(std::vector<ParamGroup> groups, const SgdOptions& o)
     : Optimizer("SGD", std::move(groups), sgd_kinds(checked(o))), opt_(o) {}
 
-void SGD::update(const ParamGroup& group, const std::string& name, Tensor& param, const Tensor& grad) {
+void SGD::update(const ParamGroup& group, const std::vector<GradParam>& params) {
   ops::SgdHyper h{group.lr, opt_.momentum, opt_.dampening, group.weight_decay, opt_.nesterov};
-  if (opt_.momentum == 0) {
-    Tensor none;
-    ops::sgd_update(param, grad, none, h, false);
-    return;
+  std::vector<ops::SgdSlot> slots;
+  for (const GradParam& gp : params) {
+    ops::SgdSlot& s = slots.emplace_back(ops::SgdSlot{gp.param, gp.grad, Tensor(), false});
+    if (opt_.momentum == 0) continue;
+    if (Tensor* buf = find_state("momentum_buffer", gp.name)) {
+      s.momentum_buf = *buf;
+    } else {  // first step: the update fills the buffer with d_p
+      s.momentum_buf = Tensor::empty(gp.param.shape(), DType::F32, gp.param.device());
+      s.first_step = true;
+    }
   }
-  if (Tensor* buf = find_state("momentum_buffer", name)) {
-    ops::sgd_update(param, grad, *buf, h, false);
-    return;
-  }
-  Tensor buf = Tensor::empty(param.shape(), DType::F32, param.device());
-  ops::sgd_update(param, grad, buf, h, true);
-  set_state("momentum_buffer", name, buf);
+  ops::sgd_update_multi(slots, h);
+  for (size_t i = 0; i < slots.size(); ++i)
+    if (slots[i].first_step) set_state("momentum_buffer", params[i].name, slots[i].momentum_buf);
 }
 
 }  // namespace nf::optim

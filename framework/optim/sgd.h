@@ -1,7 +1,7 @@
 // torch.optim.SGD (PyTorch 1.13): momentum, dampening, Nesterov, L2 weight decay
 // added to the gradient. State: "momentum_buffer.<param>" (F32, the parameter's
 // shape) when momentum != 0, created from the first step's d_p as PyTorch does.
-// The update math is ops::sgd_update (framework/ops/optimizer_update.h).
+// The update math is ops::sgd_update_multi (framework/ops/optimizer_update.h).
 #pragma once
 #include "framework/optim/optimizer.h"
 
@@ -21,7 +21,7 @@ class SGD : public Optimizer {
   const SgdOptions& options() const { return opt_; }
 
  protected:
-  void update(const ParamGroup& group, const std::string& name, Tensor& param, const Tensor& grad) override;
+  void update(const ParamGroup& group, const std::vector<GradParam>& params) override;
 
  private:
   SgdOptions opt_;
