@@ -28,7 +28,7 @@ void run_eval(const Recipe& r, const std::string& checkpoint, const std::string&
   ModulePtr model = build_recipe_model(r, false);
   load_weights(*model, checkpoint);
   auto loader = make_loader(r, split, false);
-  EvalResult e = evaluate(*model, *loader);
+  EvalResult e = evaluate(*model, *loader, recipe_placement(r));
   if (json) {
     nlohmann::json j = {{"loss", e.loss}, {"top1", e.top1}, {"top5", e.top5}, {"samples", e.samples}};
     std::printf("%s\n", j.dump().c_str());
@@ -44,6 +44,7 @@ void run_predict(const Recipe& r, const std::string& checkpoint, const std::vect
   ModulePtr model = build_recipe_model(r, false);
   load_weights(*model, checkpoint);
   model->eval();
+  const Placement where = recipe_placement(r);
   std::vector<std::string> names;
   try {  // class names from the dataset files when they are at hand
     names = data::open_dataset(r.data.dataset, r.data.root, "test", r.model.in_channels)->class_names();
@@ -58,7 +59,7 @@ void run_predict(const Recipe& r, const std::string& checkpoint, const std::vect
     Generator gen(r.seed);
     r.data.test_transforms.apply(buf, s, gen);
     Tensor x = Tensor::from_vector(buf, {1, s[0], s[1], s[2]});
-    std::vector<float> logits = (*model)(x).to_vector();
+    std::vector<float> logits = (*model)(place(x, where)).to_vector();
     const float mx = *std::max_element(logits.begin(), logits.end());
     double z = 0;
     for (float l : logits) z += std::exp(double(l) - mx);

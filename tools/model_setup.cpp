@@ -5,7 +5,29 @@
 #include "layers/batch_norm.h"
 #include "models/registry.h"
 
+#ifdef NF_WITH_CUDA
+#include "framework/backends/cuda/context.h"
+#endif
+
 namespace nf {
+
+Placement recipe_placement(const Recipe& r) {
+  Placement p{Device::parse(r.device), false};
+  if (p.device.is_cpu()) return p;
+  NF_CHECK(cuda_available(), r.file + ": device: " + r.device + " but no CUDA GPU was found on this machine");
+  p.channels_last = r.channels_last;
+#ifdef NF_WITH_CUDA
+  cuda::Scope scope(p.device);
+  cuda::set_allow_tf32(r.precision == "tf32");
+  cuda::set_cudnn_benchmark(r.cudnn_benchmark);
+#endif
+  return p;
+}
+
+Tensor place(const Tensor& t, const Placement& p) {
+  Tensor d = t.to(p.device);
+  return p.channels_last && d.dim() == 4 ? d.contiguous(MemoryFormat::ChannelsLast) : d;
+}
 
 void load_weights(Module& model, const std::string& path) {
   try {
@@ -42,6 +64,7 @@ ModulePtr build_recipe_model(const Recipe& r, bool load_init) {
         if (bn->weight().defined()) bn->weight().set_requires_grad(false);
         if (bn->bias().defined()) bn->bias().set_requires_grad(false);
       }
+  model->to(recipe_placement(r).device);
   return model;
 }
 

@@ -11,8 +11,24 @@
 
 namespace nf {
 
-// Seeds the default generator with recipe.seed and builds the model (PyTorch init),
-// then loads model.init when `load_init` and applies freezing. Throws nf::Error.
+// Where a recipe runs: its device and, on CUDA, whether batches go channels-last.
+struct Placement {
+  Device device;
+  bool channels_last = false;
+};
+
+// The recipe's placement; fails clearly when it asks for a GPU that is not there, and
+// applies recipe.precision (TF32 on or off) to the CUDA backend.
+Placement recipe_placement(const Recipe& r);
+
+// A batch tensor on the placement's device (the upload is asynchronous on CUDA);
+// 4-d images go channels-last when the placement says so.
+Tensor place(const Tensor& t, const Placement& p);
+
+// Seeds the default generator with recipe.seed and builds the model (PyTorch init, on
+// the CPU, so every device starts from the same weights), loads model.init when
+// `load_init`, applies freezing, and moves the model to the recipe's device.
+// Throws nf::Error.
 ModulePtr build_recipe_model(const Recipe& r, bool load_init = true);
 
 // Loads weights (checkpoint folder or model.safetensors) strictly, with an error

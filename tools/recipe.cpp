@@ -65,6 +65,9 @@ Recipe parse_recipe(const std::string& file, const std::vector<std::string>& set
   r.device = root.get_string("device", "cpu");
   if (r.device != "cpu" && r.device != "cuda" && r.device.rfind("cuda:", 0) != 0)
     root.fail("device", "'" + r.device + "' is not one of cpu | cuda | cuda:N");
+  r.channels_last = root.get_bool("channels_last", true);
+  r.precision = root.get_choice("precision", "fp32", {"fp32", "tf32"});
+  r.cudnn_benchmark = root.get_bool("cudnn_benchmark", false);
   r.threads = root.get_int("threads", 0, 0, 1024);
 
   YamlSection m = root.section("model");

@@ -31,7 +31,8 @@ std::vector<LayerInfo> summarize(Module& model, const Shape& input_chw) {
     NoGradGuard no_grad;
     const bool was_training = model.is_training();
     model.eval();
-    model(Tensor::zeros(in));
+    const std::vector<Tensor> params = model.parameters();
+    model(Tensor::zeros(in, DType::F32, params.empty() ? Device::cpu() : params.front().device()));
     if (was_training) model.train();
   }
   return out;

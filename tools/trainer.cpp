@@ -42,24 +42,34 @@ std::unique_ptr<data::DataLoader> make_loader(const Recipe& r, const std::string
   return std::make_unique<data::DataLoader>(ds, o);
 }
 
-EvalResult evaluate(Module& model, data::DataLoader& loader) {
+EvalResult evaluate(Module& model, data::DataLoader& loader, const Placement& where) {
   const bool was_training = model.is_training();
   model.eval();
   NoGradGuard no_grad;
-  EvalResult res;
-  double loss_sum = 0;
-  int64_t c1 = 0, c5 = 0;
+  // Per-batch results stay on the device until the end: one wait for the GPU, not one per batch.
+  struct Batch {
+    Tensor loss, top1, top5;
+    int64_t n;
+  };
+  std::vector<Batch> batches;
   loader.start_epoch(0);
   data::Batch b;
   while (loader.next(b)) {
-    Tensor logits = model.forward(b.images);
-    const int64_t n = b.labels.numel();
-    loss_sum += ops::cross_entropy(logits, b.labels).item() * n;
-    c1 += ops::topk_correct(logits, b.labels, 1);
-    c5 += ops::topk_correct(logits, b.labels, 5);
-    res.samples += n;
+    const Tensor labels = place(b.labels, where);
+    Tensor logits = model.forward(place(b.images, where));
+    batches.push_back({ops::cross_entropy(logits, labels), ops::topk_correct_count(logits, labels, 1),
+                       ops::topk_correct_count(logits, labels, 5), b.labels.numel()});
   }
   if (was_training) model.train();
+  EvalResult res;
+  double loss_sum = 0;
+  int64_t c1 = 0, c5 = 0;
+  for (const Batch& e : batches) {
+    loss_sum += e.loss.item() * e.n;
+    c1 += static_cast<int64_t>(e.top1.item());
+    c5 += static_cast<int64_t>(e.top5.item());
+    res.samples += e.n;
+  }
   NF_CHECK(res.samples > 0, "evaluation dataset is empty");
   res.loss = loss_sum / res.samples;
   res.top1 = double(c1) / res.samples;
@@ -147,8 +157,7 @@ void recalibrate_bn(Module& model, data::DataLoader& loader, int64_t batches) {
 
 void train(const Recipe& r, const std::optional<std::string>& resume) {
   cpu::set_num_threads(static_cast<int>(r.threads));
-  const Device device = Device::parse(r.device);
-  NF_CHECK(device.is_cpu() || cuda_available(), r.file + ": device: " + r.device + " but no CUDA GPU was found");
+  const Placement where = recipe_placement(r);
 
   const fs::path out(r.trainer.out_dir), ckpt_dir = out / "checkpoints";
   std::string resume_dir;
@@ -235,30 +244,50 @@ void train(const Recipe& r, const std::optional<std::string>& resume) {
     progress.begin_epoch(epoch, r.trainer.max_steps ? 0 : r.trainer.epochs, spe);
     double loss_sum = 0, lr = opt->lr();
     int64_t correct = 0, seen = 0, batches = 0;
+    // Each step's loss and top-1 count stay on the device until read back: every step
+    // on the CPU, once per log interval on CUDA (a read waits for the GPU to catch up).
+    struct Pending {
+      Tensor loss, correct;
+      int64_t n, index, step;
+    };
+    std::vector<Pending> pending;
+    const size_t read_every = where.device.is_cpu() ? 1 : static_cast<size_t>(std::max<int64_t>(r.trainer.log_every, 1));
+    auto read_back = [&] {
+      for (const Pending& p : pending) {
+        const double lv = p.loss.item();
+        if (!std::isfinite(lv)) {
+          auto last = io::list_checkpoints(ckpt_dir.string());
+          throw DivergedError("loss is " + std::string(std::isnan(lv) ? "NaN" : "infinite") + " at epoch " +
+                              std::to_string(epoch + 1) + ", step " + std::to_string(p.step) +
+                              "; training stopped (last good checkpoint: " +
+                              (last.empty() ? std::string("none") : last.back()) + ")");
+        }
+        loss_sum += lv * p.n;
+        correct += static_cast<int64_t>(p.correct.item());
+        seen += p.n;
+        progress.step(p.index, loss_sum / seen, double(correct) / seen, lr, p.n);
+      }
+      pending.clear();
+    };
     data::Batch b;
     while (!finished() && train_loader->next(b)) {
       lr = schedule.lr_at(step);
       opt->set_lr(lr);
-      Tensor logits = model->forward(b.images);
-      Tensor loss = ops::cross_entropy(logits, b.labels, r.label_smoothing);
-      const double lv = loss.item();
-      if (!std::isfinite(lv)) {
-        auto last = io::list_checkpoints(ckpt_dir.string());
-        throw DivergedError("loss is " + std::string(std::isnan(lv) ? "NaN" : "infinite") + " at epoch " +
-                            std::to_string(epoch + 1) + ", step " + std::to_string(step + 1) +
-                            "; training stopped (last good checkpoint: " +
-                            (last.empty() ? std::string("none") : last.back()) + ")");
-      }
+      const Tensor labels = place(b.labels, where);
+      Tensor logits = model->forward(place(b.images, where));
+      Tensor loss = ops::cross_entropy(logits, labels, r.label_smoothing);
       opt->zero_grad();
       loss.backward();
       opt->step();
       ++step, ++batches;
-      const int64_t n = b.labels.numel();
-      loss_sum += lv * n;
-      correct += ops::topk_correct(logits, b.labels, 1);
-      seen += n;
-      progress.step(b.index, loss_sum / seen, double(correct) / seen, lr, n);
+      {
+        NoGradGuard no_grad;
+        pending.push_back({loss.detach(), ops::topk_correct_count(logits.detach(), labels, 1), b.labels.numel(),
+                           b.index, step});
+      }
+      if (pending.size() >= read_every) read_back();
     }
+    read_back();
     progress.end_epoch();
     const bool whole_epoch = batches == spe;
     const bool last = finished();
@@ -270,7 +299,7 @@ void train(const Recipe& r, const std::optional<std::string>& resume) {
     std::string test_msg;
     bool is_best = false;
     if ((r.trainer.eval_every > 0 && epoch % r.trainer.eval_every == 0) || last) {
-      EvalResult e = evaluate(*model, *test_loader);
+      EvalResult e = evaluate(*model, *test_loader, where);
       line["test_loss"] = e.loss, line["test_top1"] = e.top1, line["test_top5"] = e.top5;
       test_msg = fmt::format(" | test loss {:.4f} top1 {:.2f}% top5 {:.2f}%", e.loss, 100 * e.top1, 100 * e.top5);
       if (e.top1 > best_top1) best_top1 = e.top1, is_best = true;

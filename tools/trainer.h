@@ -13,6 +13,7 @@
 #include "data/loader.h"
 #include "framework/optim/optimizer.h"
 #include "layers/module.h"
+#include "tools/model_setup.h"
 #include "tools/recipe.h"
 
 namespace nf {
@@ -23,7 +24,8 @@ struct EvalResult {
 };
 
 // Evaluates in eval mode under NoGradGuard; restores the module's previous mode.
-EvalResult evaluate(Module& model, data::DataLoader& loader);
+// Batches go where `where` says (the model must already be there).
+EvalResult evaluate(Module& model, data::DataLoader& loader, const Placement& where = {});
 
 // Opens the recipe's dataset split ("train" | "test") as a loader; train loaders
 // shuffle and augment per the recipe, test loaders do neither.
