@@ -13,24 +13,9 @@
 #include "framework/autograd/autograd.h"
 #include "framework/core/tensor.h"
 #include "framework/io/safetensors.h"
+#include "random_tensors.h"
 
 namespace nf::test {
-
-inline Tensor randn(const Shape& shape, uint64_t seed, float scale = 1.f) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<float> d(0.f, scale);
-  std::vector<float> v(shape_numel(shape));
-  for (float& x : v) x = d(rng);
-  return Tensor::from_vector(v, shape);
-}
-
-inline Tensor uniform(const Shape& shape, uint64_t seed, float lo, float hi) {
-  std::mt19937_64 rng(seed);
-  std::uniform_real_distribution<float> d(lo, hi);
-  std::vector<float> v(shape_numel(shape));
-  for (float& x : v) x = d(rng);
-  return Tensor::from_vector(v, shape);
-}
 
 // Max absolute and relative (|a-b| / max(|b|, floor)) differences, printed so the
 // observed tolerances can be quoted, then asserted.

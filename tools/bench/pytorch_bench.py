@@ -22,92 +22,13 @@ import sys
 import time
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 import yaml
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from torch_models import build_model, build_optimizer  # noqa: E402
 WARMUP = 3
-
-
-class BasicBlock(nn.Module):
-    def __init__(self, cin, cout, stride, shortcut, bn):
-        super().__init__()
-        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(cout, **bn)
-        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(cout, **bn)
-        self.downsample, self.pad = None, None
-        if stride != 1 or cin != cout:
-            if shortcut == "pad":  # option A: strided subsampling, zero channels on both sides
-                off = (cout - cin) // 2
-                self.pad, self.stride = (0, 0, 0, 0, off, cout - cin - off), stride
-            else:
-                self.downsample = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False),
-                                                nn.BatchNorm2d(cout, **bn))
-
-    def forward(self, x):
-        out = F.relu(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
-        if self.downsample is not None:
-            identity = self.downsample(x)
-        elif self.pad is not None:
-            identity = F.pad(x[:, :, ::self.stride, ::self.stride], self.pad)
-        else:
-            identity = x
-        return F.relu(out + identity)
-
-
-class ResNet(nn.Module):
-    def __init__(self, stem, widths, blocks, num_classes, shortcut, bn, dropout):
-        super().__init__()
-        self.conv1 = nn.Conv2d(3, stem, 3, 1, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(stem, **bn)
-        cin = stem
-        for s, (w, n) in enumerate(zip(widths, blocks)):
-            layer = []
-            for b in range(n):
-                layer.append(BasicBlock(cin, w, 2 if (s > 0 and b == 0) else 1, shortcut, bn))
-                cin = w
-            setattr(self, f"layer{s + 1}", nn.Sequential(*layer))
-        self.nstages = len(widths)
-        self.dropout = nn.Dropout(dropout) if dropout > 0 else None
-        self.fc = nn.Linear(cin, num_classes)
-
-    def forward(self, x):
-        x = F.relu(self.bn1(self.conv1(x)))
-        for s in range(self.nstages):
-            x = getattr(self, f"layer{s + 1}")(x)
-        x = torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
-        if self.dropout is not None:
-            x = self.dropout(x)
-        return self.fc(x)
-
-
-def build_model(name, num_classes, m):
-    """models/resnet.cpp and models/registry.cpp, for the names the comparison uses."""
-    shortcut = m.get("shortcut", "projection")
-    bnc = m.get("bn", {}) or {}
-    bn = {"momentum": bnc.get("momentum", 0.1), "eps": bnc.get("eps", 1e-5)}
-    dropout = m.get("dropout", 0.0)
-    if name == "resnet18":
-        return ResNet(64, [64, 128, 256, 512], [2, 2, 2, 2], num_classes, shortcut, bn, dropout)
-    depth = int(name[len("resnet"):])
-    assert name.startswith("resnet") and depth >= 8 and (depth - 2) % 6 == 0, name
-    n = (depth - 2) // 6
-    return ResNet(16, [16, 32, 64], [n, n, n], num_classes, shortcut, bn, dropout)
-
-
-def build_optimizer(params, o):
-    """The recipe's optimizer with tools/recipe.cpp's defaults."""
-    if o.get("no_weight_decay"):
-        sys.exit("pytorch_bench: optimizer.no_weight_decay is not supported here")
-    if o.get("name", "sgd") == "adamw":
-        return torch.optim.AdamW(params, lr=o.get("lr", 1e-3), betas=tuple(o.get("betas", [0.9, 0.999])),
-                                 eps=o.get("eps", 1e-8), weight_decay=o.get("weight_decay", 1e-2))
-    return torch.optim.SGD(params, lr=o.get("lr", 0.1), momentum=o.get("momentum", 0.9),
-                           dampening=o.get("dampening", 0.0), nesterov=o.get("nesterov", True),
-                           weight_decay=o.get("weight_decay", 5e-4))
 
 
 def seconds_per_call(iters, f):
