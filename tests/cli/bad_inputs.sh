@@ -18,8 +18,16 @@ expect_error 1 "unknown model 'resnet21'" -- "$NF" train configs/smoke.yaml --se
 expect_error 1 "unknown transform 'rotate'" -- "$NF" train configs/smoke.yaml --set trainer.out_dir="$TMP/o" --set 'data.train_transforms=[{rotate: {deg: 5}}]'
 expect_error 1 "r.yaml:[0-9]+:[0-9]+: invalid YAML" -- bash -c "printf 'model: [\n' >'$R'; '$NF' train '$R'"
 expect_error 1 "no such recipe file" -- "$NF" train "$TMP/none.yaml"
+expect_error 1 "precision: 'bf16' is not one of fp32 \| tf32" -- "$NF" train configs/smoke.yaml --set trainer.out_dir="$TMP/o" --set precision=bf16
 expect_error 2 "normforge: " -- "$NF" train
 expect_error 2 "normforge: " -- "$NF" frobnicate configs/smoke.yaml
+
+# A GPU asked for where there is none (every CI machine): a clear error, for every command.
+if ! nvidia-smi -L >/dev/null 2>&1; then
+  for cmd in train bench summary; do
+    expect_error 1 "device: cuda but no CUDA GPU was found" -- "$NF" $cmd configs/smoke.yaml --set trainer.out_dir="$TMP/o" --set device=cuda
+  done
+fi
 
 # Data: a missing folder, a file whose size is not whole records, a bad label.
 expect_error 1 "$TMP/nodata" -- "$NF" train configs/smoke.yaml --set trainer.out_dir="$TMP/o" --set data.root="$TMP/nodata"
