@@ -12,7 +12,7 @@ namespace {
 
 bool cuda_available() { return false; }
 void* cuda_alloc(size_t, int) { no_cuda(); }
-void cuda_free(void*, int) {}
+void cuda_free(void*, size_t, int) {}
 size_t cuda_cached_bytes() { return 0; }
 void cuda_copy(void*, const void*, size_t, bool, bool, int) { no_cuda(); }
 void cuda_synchronize(int) { no_cuda(); }

@@ -22,7 +22,7 @@ Storage::~Storage() {
   if (device_.is_cpu())
     cpu_free(data_, nbytes_);
   else
-    cuda_free(data_, device_.index);
+    cuda_free(data_, nbytes_, device_.index);
 }
 
 void copy_bytes(void* dst, Device dst_dev, const void* src, Device src_dev, size_t n) {

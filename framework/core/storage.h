@@ -35,7 +35,7 @@ void copy_bytes(void* dst, Device dst_dev, const void* src, Device src_dev, size
 // tensor_kernels.cu), or by cuda_memory.cpp in a build without it (no GPU; the rest throw).
 bool cuda_available();  // true only when a device is present and the driver works
 void* cuda_alloc(size_t nbytes, int device);  // from the caching allocator
-void cuda_free(void* p, int device);          // back to the cache
+void cuda_free(void* p, size_t nbytes, int device);  // back to the cache; nbytes as allocated
 size_t cuda_cached_bytes();                   // free bytes held by the cache
 // Ordered on the device's stream; a copy to the host waits for it to finish.
 void cuda_copy(void* dst, const void* src, size_t n, bool to_device, bool from_device, int device);

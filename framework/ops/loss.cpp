@@ -5,14 +5,11 @@
 // ResNet off PyTorch's; the loss is tiny (N x K), so exactness costs nothing here.
 // CUDA: the same math in double in backends/cuda/loss_kernels, entirely on the device
 // (no host read of the loss, the targets or the incoming gradient).
-// The backward keeps the logits and each row's log-sum-exp (a host vector on CPU, a
-// device tensor on CUDA).
+// The backward keeps the logits and each row's log-sum-exp, in double, on their device.
 #include "framework/ops/loss.h"
 
 #include <algorithm>
 #include <cmath>
-#include <memory>
-#include <vector>
 
 #include "framework/autograd/autograd.h"
 #include "framework/ops/dispatch.h"
@@ -26,15 +23,9 @@ namespace nf::ops {
 
 namespace {
 
-// What the backward needs besides logits and targets: one log-sum-exp per row.
-struct RowStats {
-  std::vector<double> cpu_lse;  // CPU
-  Tensor cuda_lse;              // CUDA: [N] I64 used as 8-byte storage for doubles (there is no F64 dtype)
-};
-
-#ifdef NF_WITH_CUDA
+// n doubles on a device: DType has no F64, so an I64 tensor provides the 8-byte slots.
+Tensor double_slots(int64_t n, Device d) { return Tensor::empty({n}, DType::I64, d); }
 double* doubles(const Tensor& slots) { return reinterpret_cast<double*>(slots.data<int64_t>()); }
-#endif
 
 void check_targets(const Tensor& logits, const Tensor& targets) {
   check_dtype("cross_entropy", logits, DType::F32);
@@ -52,14 +43,14 @@ void check_target_range(const int64_t* t, int64_t n, int64_t k) {
 
 // dlogits = g * (softmax(x) - (1-ls)*onehot(t) - ls/K) / N, softmax from the saved
 // log-sum-exp in double.
-Tensor cross_entropy_backward(const Tensor& g, const Tensor& logits, const RowStats& stats, const Tensor& targets,
+Tensor cross_entropy_backward(const Tensor& g, const Tensor& logits, const Tensor& lse_slots, const Tensor& targets,
                               double ls) {
   Tensor dx = Tensor::empty(logits.shape(), logits.dtype(), logits.device());
   const int64_t N = logits.size(0), K = logits.size(1);
   switch (logits.device().type) {
     case DeviceType::CPU: {
       const double scale = g.item() / N, off = ls / K, on = 1.0 - ls;
-      const std::vector<double>& lse = stats.cpu_lse;
+      const double* lse = doubles(lse_slots);
       const float* x = logits.data<float>();
       const int64_t* t = targets.data<int64_t>();
       float* d = dx.data<float>();
@@ -74,7 +65,7 @@ Tensor cross_entropy_backward(const Tensor& g, const Tensor& logits, const RowSt
       check_dtype("cross_entropy backward", g, DType::F32);
       NF_CHECK(g.numel() == 1 && g.device() == logits.device(), "cross_entropy backward: gradient " + g.str());
       cuda::Scope scope(logits.device());
-      cuda::cross_entropy_backward(logits.data<float>(), targets.data<int64_t>(), doubles(stats.cuda_lse),
+      cuda::cross_entropy_backward(logits.data<float>(), targets.data<int64_t>(), doubles(lse_slots),
                                    g.data<float>(), N, K, ls, dx.data<float>());
       break;
     }
@@ -92,15 +83,14 @@ Tensor cross_entropy(const Tensor& logits_in, const Tensor& targets_in, double l
   NF_CHECK(ls >= 0.0 && ls <= 1.0, "cross_entropy: label_smoothing must be in [0, 1], got " + std::to_string(ls));
   Tensor logits = logits_in.contiguous(), targets = targets_in.contiguous();
   const int64_t N = logits.size(0), K = logits.size(1);
-  auto stats = std::make_shared<RowStats>();
+  const Tensor lse_slots = double_slots(N, logits.device());  // each row's log-sum-exp
   Tensor loss = Tensor::empty({}, logits.dtype(), logits.device());
   switch (logits.device().type) {
     case DeviceType::CPU: {
       const int64_t* t = targets.data<int64_t>();
       check_target_range(t, N, K);
       const float* x = logits.data<float>();
-      std::vector<double>& lse = stats->cpu_lse;
-      lse.resize(N);
+      double* lse = doubles(lse_slots);
       double total = 0.0;
       for (int64_t n = 0; n < N; ++n) {
         const float* row = x + n * K;
@@ -117,17 +107,16 @@ Tensor cross_entropy(const Tensor& logits_in, const Tensor& targets_in, double l
 #ifdef NF_WITH_CUDA
     case DeviceType::CUDA: {
       cuda::Scope scope(logits.device());
-      stats->cuda_lse = Tensor::empty({N}, DType::I64, logits.device());
-      const Tensor row_loss = Tensor::empty({N}, DType::I64, logits.device());  // doubles too
-      cuda::cross_entropy_forward(logits.data<float>(), targets.data<int64_t>(), N, K, ls, doubles(stats->cuda_lse),
+      const Tensor row_loss = double_slots(N, logits.device());
+      cuda::cross_entropy_forward(logits.data<float>(), targets.data<int64_t>(), N, K, ls, doubles(lse_slots),
                                   doubles(row_loss), loss.data<float>());
       break;
     }
 #endif
     default: unsupported_device("cross_entropy", logits);
   }
-  return record(loss, "cross_entropy", {logits_in}, [logits = logits.detach(), stats, targets, ls](const Tensor& g) {
-    return std::vector<Tensor>{cross_entropy_backward(g, logits, *stats, targets, ls)};
+  return record(loss, "cross_entropy", {logits_in}, [logits = logits.detach(), lse_slots, targets, ls](const Tensor& g) {
+    return std::vector<Tensor>{cross_entropy_backward(g, logits, lse_slots, targets, ls)};
   });
 }
 

@@ -1,20 +1,13 @@
 // CUDA batch normalization (declared in batch_norm_cuda.h, which states the layouts).
 // Own kernels rather than cuDNN's legacy batch normalization: on channels-last fp32
-// tensors cuDNN 9 runs its NCHW kernels over the strides, which took 78% of a ResNet-20
+// tensors cuDNN 9 runs its NCHW kernels over the strides, which took 79% of a ResNet-20
 // training step on an H100 (Nsight Compute, 2026-11-23: bn_fw_tr_1C11_kernel_NCHW and
 // bn_bw_1C11_kernel_new); these kernels also fuse the residual add and ReLU, and sum in
 // double as the CPU branch does.
-// - Per-channel sums: the M = N*S rows are cut into P chunks (P from the shape alone);
-//   one block per (channel tile, chunk) sums its rows in double, reduced in a fixed
-//   order within the block, into partials [P, C]; one warp per channel then adds its
-//   P partials in a fixed order. Channels-last blocks are 32 channels x 8 row lanes (a warp reads
-//   32 consecutive channels of a row); NCHW blocks are one channel x 256 rows.
+// - Per-channel sums: channel_sums.cuh (double, fixed order, deterministic).
 // - Elementwise passes (normalize + add + ReLU, dx) are grid-stride loops over x.
-#include <algorithm>
-#include <climits>
-
 #include "framework/backends/cuda/batch_norm_cuda.h"
-#include "framework/backends/cuda/block_reduce.cuh"
+#include "framework/backends/cuda/channel_sums.cuh"
 #include "framework/backends/cuda/context.h"
 #include "framework/core/error.h"
 
@@ -24,20 +17,11 @@ namespace {
 
 constexpr int kThreads = 256;
 
-// [N, C, S] dense, rows m = n * S + s; channels_last: element (m, c) at m * C + c,
-// else at (n * C + c) * S + s.
-struct Layout {
-  int64_t M, C, S;
-  bool channels_last;
-  __device__ int64_t offset(int64_t m, int64_t c) const {
-    return channels_last ? m * C + c : ((m / S) * C + c) * S + m % S;
-  }
-  __device__ int64_t channel(int64_t i) const { return channels_last ? i % C : (i / S) % C; }
-};
+using Layout = ChannelLayout;
 
 Layout layout_of(const Tensor& x) {
-  const int64_t N = x.size(0), C = x.size(1), S = x.numel() / (N * C);
-  return {N * S, C, S, S == 1 || x.memory_format() == MemoryFormat::ChannelsLast};  // S == 1: both are rows
+  const int64_t N = x.size(0), C = x.size(1);
+  return Layout(N, C, x.numel() / (N * C), x.memory_format() == MemoryFormat::ChannelsLast);
 }
 
 const float* ptr(const Tensor& t) { return t.defined() ? t.data<float>() : nullptr; }
@@ -78,69 +62,7 @@ struct GradTerms {
   }
 };
 
-// Channels-last: grid (ceil(C / 32), P), block (32, 8).
-template <class Terms>
-__global__ void partials_cl_kernel(Layout L, int64_t chunk, Terms t, double2* part) {
-  const int64_t c = blockIdx.x * 32 + threadIdx.x;
-  const int64_t r0 = blockIdx.y * chunk, r1 = min(L.M, r0 + chunk);
-  double a = 0, b = 0;
-  if (c < L.C)
-    for (int64_t m = r0 + threadIdx.y; m < r1; m += 8) t(m * L.C + c, c, a, b);
-  __shared__ double sa[8][32], sb[8][32];
-  sa[threadIdx.y][threadIdx.x] = a;
-  sb[threadIdx.y][threadIdx.x] = b;
-  __syncthreads();
-  if (threadIdx.y == 0 && c < L.C) {
-    for (int k = 1; k < 8; ++k) a += sa[k][threadIdx.x], b += sb[k][threadIdx.x];
-    part[blockIdx.y * L.C + c] = make_double2(a, b);
-  }
-}
-
-// NCHW: grid (C, P), block kThreads.
-template <class Terms>
-__global__ void partials_nchw_kernel(Layout L, int64_t chunk, Terms t, double2* part) {
-  const int64_t c = blockIdx.x;
-  const int64_t r0 = blockIdx.y * chunk, r1 = min(L.M, r0 + chunk);
-  double a = 0, b = 0;
-  for (int64_t m = r0 + threadIdx.x; m < r1; m += kThreads) t(((m / L.S) * L.C + c) * L.S + m % L.S, c, a, b);
-  a = block_sum(a);
-  b = block_sum(b);
-  if (threadIdx.x == 0) part[blockIdx.y * L.C + c] = make_double2(a, b);
-}
-
-// Per-channel partial sums of `terms` over all rows; returns the partials [P, C] (an I64
-// tensor as storage for doubles: DType has no F64) and P.
-template <class Terms>
-std::pair<Tensor, int64_t> channel_partials(const Tensor& x, const Layout& L, const Terms& terms) {
-  NF_CHECK(L.C <= INT_MAX / 2, "batch_norm (CUDA): too many channels in " + x.str());
-  const int64_t tiles = L.channels_last ? (L.C + 31) / 32 : L.C;
-  const int64_t P0 = std::clamp<int64_t>((L.M + 255) / 256, 1, std::clamp<int64_t>(1024 / tiles, 1, 512));
-  const int64_t chunk = (L.M + P0 - 1) / P0, P = (L.M + chunk - 1) / chunk;
-  NF_CHECK(P <= 65535, "batch_norm (CUDA): input too large " + x.str());
-  Tensor part = Tensor::empty({2 * P * L.C}, DType::I64, x.device());
-  auto* pp = static_cast<double2*>(part.raw_data());
-  if (L.channels_last) {
-    partials_cl_kernel<<<dim3(unsigned(tiles), unsigned(P)), dim3(32, 8), 0, stream()>>>(L, chunk, terms, pp);
-    check_launch("partials_cl_kernel");
-  } else {
-    partials_nchw_kernel<<<dim3(unsigned(L.C), unsigned(P)), kThreads, 0, stream()>>>(L, chunk, terms, pp);
-    check_launch("partials_nchw_kernel");
-  }
-  return {part, P};
-}
-
-// ---- per-channel finalization (one thread per channel) -------------------------------------
-
-// One warp per channel adds the channel's P partials: lane l takes p = l, l + 32, ... in
-// order, then a fixed butterfly (warp_sum) combines the lanes; lane 0 finishes.
-// Launch: kFinalizeThreads per block, ceil(C / (kFinalizeThreads / 32)) blocks.
-constexpr int kFinalizeThreads = 256;
-__device__ double2 channel_total(const double2* part, int64_t P, int64_t C, int64_t c) {
-  double a = 0, b = 0;
-  for (int64_t p = threadIdx.x & 31; p < P; p += 32) a += part[p * C + c].x, b += part[p * C + c].y;
-  return make_double2(warp_sum(a), warp_sum(b));
-}
-__device__ int64_t warp_channel() { return (blockIdx.x * int64_t(blockDim.x) + threadIdx.x) >> 5; }
+// ---- per-channel finalization (one warp per channel) -----------------------------------------
 
 __global__ void stats_finalize_kernel(const double2* part, int64_t P, Layout L, const float* x, float* mean,
                                       float* var, float* rm, float* rv, double factor) {
@@ -233,9 +155,9 @@ void batch_norm_stats(const Tensor& x, Tensor& mean, Tensor& var, Tensor& runnin
                       double factor) {
   Scope scope(x.device());
   const Layout L = layout_of(x);
-  auto [part, P] = channel_partials(x, L, StatsTerms{x.data<float>(), L});
-  stats_finalize_kernel<<<blocks_for(L.C * 32, kFinalizeThreads), kFinalizeThreads, 0, stream()>>>(
-      static_cast<const double2*>(part.raw_data()), P, L, x.data<float>(), mean.data<float>(), var.data<float>(),
+  const ChannelPartials part = channel_partials(L, StatsTerms{x.data<float>(), L}, x.device());
+  stats_finalize_kernel<<<channel_warp_blocks(L.C), kChannelWarpsThreads, 0, stream()>>>(
+      part.data(), part.P, L, x.data<float>(), mean.data<float>(), var.data<float>(),
       mut(running_mean), mut(running_var), factor);
   check_launch("stats_finalize_kernel");
 }
@@ -266,12 +188,12 @@ void batch_norm_backward(const Tensor& x, const Tensor& g, const Tensor& y_relu,
                          {&dres, "residual gradient"}})
     check_layout(x, *t, name);
   const Layout L = layout_of(x);
-  auto [part, P] =
-      channel_partials(x, L, GradTerms{x.data<float>(), g.data<float>(), ptr(y_relu), mean.data<float>(), mut(dres)});
+  const ChannelPartials part = channel_partials(
+      L, GradTerms{x.data<float>(), g.data<float>(), ptr(y_relu), mean.data<float>(), mut(dres)}, x.device());
   const Tensor coef = Tensor::empty({3, L.C}, DType::F32, x.device());
   float *grad_mean = coef.data<float>(), *k = grad_mean + L.C, *scale = k + L.C;
-  grad_finalize_kernel<<<blocks_for(L.C * 32, kFinalizeThreads), kFinalizeThreads, 0, stream()>>>(
-      static_cast<const double2*>(part.raw_data()), P, L.C, static_cast<double>(L.M), ptr(weight), var.data<float>(),
+  grad_finalize_kernel<<<channel_warp_blocks(L.C), kChannelWarpsThreads, 0, stream()>>>(
+      part.data(), part.P, L.C, static_cast<double>(L.M), ptr(weight), var.data<float>(),
       eps, batch_stats, mut(dweight), mut(dbias), grad_mean, k, scale);
   check_launch("grad_finalize_kernel");
   if (!dx.defined()) return;

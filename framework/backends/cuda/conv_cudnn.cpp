@@ -136,14 +136,6 @@ auto choose(const ConvShape& s, const char* direction, int max_count, const Heur
               describe(s));
 }
 
-void check_tensor(const char* name, const Tensor& t, const Shape& shape, MemoryFormat f) {
-  NF_CHECK(t.defined() && t.device().is_cuda() && t.dtype() == DType::F32 && t.shape() == shape &&
-               t.is_contiguous(f),
-           std::string("conv2d (CUDA): ") + name + " must be a dense F32 CUDA tensor of shape " + shape_str(shape) +
-               (f == MemoryFormat::ChannelsLast ? " in channels-last" : " in row-major") + " order, got " +
-               (t.defined() ? t.str() : "an undefined tensor"));
-}
-
 const float kOne = 1.f, kZero = 0.f;
 
 }  // namespace
@@ -155,13 +147,21 @@ void set_tensor_descriptor(const TensorDescriptor& d, const Shape& shape, Memory
         "cudnnSetTensor4dDescriptor");
 }
 
+void check_described(const char* op, const char* name, const Tensor& t, const Shape& shape, MemoryFormat f) {
+  NF_CHECK(t.defined() && t.device().is_cuda() && t.dtype() == DType::F32 && t.shape() == shape &&
+               t.is_contiguous(f),
+           std::string(op) + " (CUDA): " + name + " must be a dense F32 CUDA tensor of shape " + shape_str(shape) +
+               (f == MemoryFormat::ChannelsLast ? " in channels-last" : " in row-major") + " order, got " +
+               (t.defined() ? t.str() : "an undefined tensor"));
+}
+
 void conv_forward(const ConvShape& s, const Tensor& x, const Tensor& w, const Tensor& y) {
   Scope scope(x.device());
   std::lock_guard<std::mutex> lock(g_plans_mutex);
   Plan& p = plan(s);
-  check_tensor("x", x, s.x, s.format);
-  check_tensor("weight", w, s.w, s.format);
-  check_tensor("y", y, p.y, s.format);
+  check_described("conv2d", "x", x, s.x, s.format);
+  check_described("conv2d", "weight", w, s.w, s.format);
+  check_described("conv2d", "y", y, p.y, s.format);
   cudnnHandle_t h = cudnn();
   if (!p.fwd) {
     int max_count = 0;
@@ -191,9 +191,9 @@ void conv_backward_data(const ConvShape& s, const Tensor& w, const Tensor& dy, c
   Scope scope(dy.device());
   std::lock_guard<std::mutex> lock(g_plans_mutex);
   Plan& p = plan(s);
-  check_tensor("weight", w, s.w, s.format);
-  check_tensor("dy", dy, p.y, s.format);
-  check_tensor("dx", dx, s.x, s.format);
+  check_described("conv2d", "weight", w, s.w, s.format);
+  check_described("conv2d", "dy", dy, p.y, s.format);
+  check_described("conv2d", "dx", dx, s.x, s.format);
   cudnnHandle_t h = cudnn();
   if (!p.bwd_data) {
     int max_count = 0;
@@ -223,9 +223,9 @@ void conv_backward_filter(const ConvShape& s, const Tensor& x, const Tensor& dy,
   Scope scope(dy.device());
   std::lock_guard<std::mutex> lock(g_plans_mutex);
   Plan& p = plan(s);
-  check_tensor("x", x, s.x, s.format);
-  check_tensor("dy", dy, p.y, s.format);
-  check_tensor("dw", dw, s.w, s.format);
+  check_described("conv2d", "x", x, s.x, s.format);
+  check_described("conv2d", "dy", dy, p.y, s.format);
+  check_described("conv2d", "dw", dw, s.w, s.format);
   cudnnHandle_t h = cudnn();
   if (!p.bwd_filter) {
     int max_count = 0;
@@ -255,7 +255,7 @@ void conv_backward_bias(const ConvShape& s, const Tensor& dy, const Tensor& db) 
   Scope scope(dy.device());
   std::lock_guard<std::mutex> lock(g_plans_mutex);
   Plan& p = plan(s);
-  check_tensor("dy", dy, p.y, s.format);
+  check_described("conv2d", "dy", dy, p.y, s.format);
   NF_CHECK(db.device().is_cuda() && db.dtype() == DType::F32 && db.shape() == Shape{s.w[0]} && db.is_contiguous(),
            "conv2d (CUDA): bias gradient must be a dense F32 CUDA tensor [" + std::to_string(s.w[0]) + "], got " +
                db.str());

@@ -9,7 +9,8 @@
 // Each geometry (device, shapes, stride, padding, dilation, groups, format, allow_tf32)
 // gets its descriptors once, cached for the process; each direction (forward, backward
 // data, backward filter) chooses its algorithm on first use: the first result of
-// cudnnGetConvolution*Algorithm_v7 that succeeded, is deterministic, uses FMA math
+// cudnnGetConvolution*Algorithm_v7 (or, with cuda::cudnn_benchmark(), of timing them all
+// with cudnnFindConvolution*Algorithm) that succeeded, is deterministic, uses FMA math
 // (exact fp32) unless cuda::allow_tf32(), and needs at most 1 GiB of workspace.
 #pragma once
 #include <cstdint>
@@ -36,6 +37,10 @@ using TensorDescriptor = Descriptor<cudnnTensorDescriptor_t, cudnnCreateTensorDe
 
 // A packed F32 4-d descriptor for a tensor of `shape` ([N, C, H, W]) in memory format f.
 void set_tensor_descriptor(const TensorDescriptor& d, const Shape& shape, MemoryFormat f);
+
+// Throws "<op> (CUDA): <name> must be a dense F32 CUDA tensor of shape ..." unless t is
+// exactly what a descriptor made by set_tensor_descriptor(shape, f) describes.
+void check_described(const char* op, const char* name, const Tensor& t, const Shape& shape, MemoryFormat f);
 
 // One convolution: the shapes of x and w, the parameters as in ops::Conv2dParams, and the
 // memory format of the activations.

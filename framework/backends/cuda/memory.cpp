@@ -15,7 +15,6 @@
 #include <cstring>
 #include <map>
 #include <mutex>
-#include <unordered_map>
 #include <vector>
 
 #include "framework/backends/cuda/context.h"
@@ -28,7 +27,6 @@ namespace {
 
 struct Cache {
   std::mutex mu;
-  std::unordered_map<void*, std::pair<size_t, int>> live;  // pointer -> (rounded size, device)
   std::map<std::pair<int, size_t>, std::vector<void*>> free;  // (device, rounded size) -> blocks
   size_t cached_bytes = 0;
 };
@@ -38,8 +36,10 @@ Cache& cache() {
   return *c;
 }
 
+// The block size for a request of n bytes (cuda_alloc and cuda_free both derive it).
 size_t round_size(size_t n) {
   constexpr size_t kSmall = 512, kLarge = size_t{2} << 20;
+  if (n == 0) n = 1;
   if (n < (size_t{1} << 20)) return (n + kSmall - 1) / kSmall * kSmall;
   return (n + kLarge - 1) / kLarge * kLarge;
 }
@@ -65,7 +65,7 @@ bool cuda_available() {
 
 void* cuda_alloc(size_t nbytes, int device) {
   NF_CHECK(cuda_available(), "no CUDA GPU was found on this machine");
-  const size_t size = round_size(nbytes == 0 ? 1 : nbytes);
+  const size_t size = round_size(nbytes);
   Cache& c = cache();
   std::lock_guard<std::mutex> lock(c.mu);
   auto it = c.free.find({device, size});
@@ -83,18 +83,14 @@ void* cuda_alloc(size_t nbytes, int device) {
       cuda::check(cudaMalloc(&p, size), ("cudaMalloc of " + std::to_string(size) + " bytes").c_str());
     }
   }
-  c.live[p] = {size, device};
   return p;
 }
 
-void cuda_free(void* p, int) {
+void cuda_free(void* p, size_t nbytes, int device) {
   if (!p) return;
+  const size_t size = round_size(nbytes);
   Cache& c = cache();
   std::lock_guard<std::mutex> lock(c.mu);
-  auto it = c.live.find(p);
-  if (it == c.live.end()) return;
-  const auto [size, device] = it->second;
-  c.live.erase(it);
   c.free[{device, size}].push_back(p);
   c.cached_bytes += size;
 }

@@ -63,14 +63,6 @@ Plan& plan(PoolMode mode, const PoolWindow& w, MemoryFormat f, const Shape& xs) 
   return *slot;
 }
 
-void check_tensor(const char* name, const Tensor& t, const Shape& shape, MemoryFormat f) {
-  NF_CHECK(t.defined() && t.device().is_cuda() && t.dtype() == DType::F32 && t.shape() == shape &&
-               t.is_contiguous(f),
-           std::string("pooling (CUDA): ") + name + " must be a dense F32 CUDA tensor of shape " + shape_str(shape) +
-               (f == MemoryFormat::ChannelsLast ? " in channels-last" : " in row-major") + " order, got " +
-               (t.defined() ? t.str() : "an undefined tensor"));
-}
-
 const float kOne = 1.f, kZero = 0.f;
 
 }  // namespace
@@ -79,8 +71,8 @@ void pool_forward(PoolMode mode, const PoolWindow& w, MemoryFormat f, const Tens
   Scope scope(x.device());
   std::lock_guard<std::mutex> lock(g_plans_mutex);
   const Plan& p = plan(mode, w, f, x.shape());
-  check_tensor("x", x, x.shape(), f);
-  check_tensor("y", y, p.y, f);
+  check_described("pooling", "x", x, x.shape(), f);
+  check_described("pooling", "y", y, p.y, f);
   check(cudnnPoolingForward(cudnn(), p.pool.get(), &kOne, p.x_desc.get(), x.data<float>(), &kZero, p.y_desc.get(),
                             y.data<float>()),
         "cudnnPoolingForward");
@@ -91,10 +83,10 @@ void pool_backward(PoolMode mode, const PoolWindow& w, MemoryFormat f, const Ten
   Scope scope(dy.device());
   std::lock_guard<std::mutex> lock(g_plans_mutex);
   const Plan& p = plan(mode, w, f, x.shape());
-  check_tensor("x", x, x.shape(), f);
-  check_tensor("y", y, p.y, f);
-  check_tensor("dy", dy, p.y, f);
-  check_tensor("dx", dx, x.shape(), f);
+  check_described("pooling", "x", x, x.shape(), f);
+  check_described("pooling", "y", y, p.y, f);
+  check_described("pooling", "dy", dy, p.y, f);
+  check_described("pooling", "dx", dx, x.shape(), f);
   check(cudnnPoolingBackward(cudnn(), p.pool.get(), &kOne, p.y_desc.get(), y.data<float>(), p.y_desc.get(),
                              dy.data<float>(), p.x_desc.get(), x.data<float>(), &kZero, p.x_desc.get(),
                              dx.data<float>()),
