@@ -382,15 +382,18 @@ FoldedConv fold_batch_norm(const Tensor& w_in, const Tensor& b, const BatchNormS
   const float *pb = ptr(b), *pg = ptr(gamma), *pbeta = ptr(beta);
   const float *mean = ptr(state.running_mean), *var = ptr(state.running_var);
   switch (w.device().type) {
-    case DeviceType::CPU:
+    case DeviceType::CPU: {
+      const float* src = w.data<float>();
+      float *dst = f.weight.data<float>(), *bias = f.bias.data<float>();
+#pragma omp parallel for if (O * per_out > 65536)
       for (int64_t o = 0; o < O; ++o) {
         const double s = (pg ? pg[o] : 1.f) / std::sqrt(static_cast<double>(var[o]) + eps);
-        for (int64_t i = 0; i < per_out; ++i)
-          f.weight.data<float>()[o * per_out + i] = static_cast<float>(w.data<float>()[o * per_out + i] * s);
-        f.bias.data<float>()[o] =
-            static_cast<float>((static_cast<double>(pb ? pb[o] : 0.f) - mean[o]) * s + (pbeta ? pbeta[o] : 0.f));
+#pragma omp simd
+        for (int64_t i = 0; i < per_out; ++i) dst[o * per_out + i] = static_cast<float>(src[o * per_out + i] * s);
+        bias[o] = static_cast<float>((static_cast<double>(pb ? pb[o] : 0.f) - mean[o]) * s + (pbeta ? pbeta[o] : 0.f));
       }
       break;
+    }
 #ifdef NF_WITH_CUDA
     case DeviceType::CUDA:
       cuda::fold_batch_norm(w.device(), w.data<float>(), pb, mean, var, pg, pbeta, eps, O, per_out, f.weight.data<float>(),
