@@ -46,11 +46,17 @@ Shape format_strides(const Shape& shape, MemoryFormat format) {
 
 Tensor Tensor::empty(const Shape& shape, DType dtype, Device device, MemoryFormat format) {
   for (int64_t d : shape) NF_CHECK(d >= 0, "negative dimension in shape " + shape_str(shape));
+  const bool blocked = format == MemoryFormat::Blocked16;
+  if (blocked)
+    NF_CHECK(shape.size() == 4 && shape[1] % 16 == 0 && device.is_cpu(),
+             "the blocked (nChw16c) format needs a 4-D CPU tensor with a multiple of 16 channels, got " +
+                 shape_str(shape) + " on " + device.str());
   auto impl = std::make_shared<TensorImpl>();
   impl->storage = std::make_shared<Storage>(shape_numel(shape) * dtype_size(dtype), device);
   impl->shape = shape;
-  impl->strides = format_strides(shape, format);
+  impl->strides = blocked ? contiguous_strides(shape) : format_strides(shape, format);
   impl->dtype = dtype;
+  impl->blocked16 = blocked;
   return Tensor(std::move(impl));
 }
 
@@ -91,6 +97,8 @@ int64_t Tensor::size(int64_t d) const {
 }
 
 bool Tensor::is_contiguous(MemoryFormat format) const {
+  if (impl_->blocked16 || format == MemoryFormat::Blocked16)
+    return impl_->blocked16 && format == MemoryFormat::Blocked16;
   const Shape want = format_strides(impl_->shape, format);
   for (size_t i = 0; i < want.size(); ++i)
     if (impl_->shape[i] != 1 && impl_->strides[i] != want[i]) return false;
@@ -98,6 +106,7 @@ bool Tensor::is_contiguous(MemoryFormat format) const {
 }
 
 MemoryFormat Tensor::memory_format() const {
+  if (impl_->blocked16) return MemoryFormat::Blocked16;
   return !is_contiguous() && is_contiguous(MemoryFormat::ChannelsLast) ? MemoryFormat::ChannelsLast
                                                                         : MemoryFormat::Contiguous;
 }
@@ -132,6 +141,7 @@ Tensor Tensor::detach() const {
   impl->shape = impl_->shape;
   impl->strides = impl_->strides;
   impl->dtype = impl_->dtype;
+  impl->blocked16 = impl_->blocked16;
   return Tensor(std::move(impl));
 }
 
@@ -169,8 +179,28 @@ void copy_strided(const Tensor& src, const Tensor& dst) {
   }
 }
 
+// The 5-D strided view [N, C/16, H, W, 16] of a 4-D tensor, blocked or strided, under
+// which nChw16c is row-major: copies to and from the blocked format are strided copies.
+Tensor blocks_of_16(const Tensor& t) {
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = t.storage();
+  impl->offset = t.impl()->offset;
+  const Shape& s = t.shape();
+  NF_CHECK(s.size() == 4 && s[1] % 16 == 0, "blocked (nChw16c) copy of " + t.str());
+  impl->shape = {s[0], s[1] / 16, s[2], s[3], 16};
+  const Shape& st = t.strides();
+  impl->strides = t.memory_format() == MemoryFormat::Blocked16 ? contiguous_strides(impl->shape)
+                                                               : Shape{st[0], 16 * st[1], st[2], st[3], st[1]};
+  impl->dtype = t.dtype();
+  return Tensor(std::move(impl));
+}
+
 // Copies every element of src into dst (same shape, dtype and device, any strides).
 void copy_elements(const Tensor& src, const Tensor& dst) {
+  if (src.memory_format() == MemoryFormat::Blocked16 || dst.memory_format() == MemoryFormat::Blocked16) {
+    copy_elements(blocks_of_16(src), blocks_of_16(dst));
+    return;
+  }
   if (src.device().is_cuda()) {
     cuda_copy_strided(src.raw_data(), dst.raw_data(), dtype_size(src.dtype()), static_cast<int>(src.dim()),
                       src.shape().data(), src.strides().data(), dst.strides().data(), src.device().index);
@@ -200,7 +230,9 @@ Tensor Tensor::clone() const {
 
 Tensor Tensor::to(Device d) const {
   if (d == device()) return *this;
-  Tensor src = dense();  // the memory format travels with the tensor, as in PyTorch
+  // The memory format travels with the tensor, as in PyTorch; a blocked one (CPU only)
+  // arrives channels-last.
+  Tensor src = memory_format() == MemoryFormat::Blocked16 ? contiguous(MemoryFormat::ChannelsLast) : dense();
   Tensor out = empty(shape(), dtype(), d, src.memory_format());
   copy_bytes(out.raw_data(), d, src.raw_data(), device(), nbytes());
   return out;
@@ -209,9 +241,14 @@ Tensor Tensor::to(Device d) const {
 void Tensor::copy_(const Tensor& src) {
   NF_CHECK(src.shape() == shape(), "copy_: shape " + shape_str(src.shape()) + " into " + str());
   NF_CHECK(src.dtype() == dtype(), "copy_: dtype " + std::string(dtype_name(src.dtype())) + " into " + str());
-  NF_CHECK(is_dense(), "copy_ into a non-dense tensor " + str());
-  if (src.device() == device() && src.strides() != strides()) {
+  const bool blocked = memory_format() == MemoryFormat::Blocked16;
+  NF_CHECK(is_dense() || blocked, "copy_ into a non-dense tensor " + str());
+  if (src.device() == device() && (src.strides() != strides() || src.memory_format() != memory_format())) {
     copy_elements(src, *this);
+    return;
+  }
+  if (blocked) {  // CPU only: bring src here first
+    copy_elements(src.to(device()), *this);
     return;
   }
   // Across devices the bytes move in dst's memory format, converted on the source's side.
@@ -237,7 +274,7 @@ Tensor Tensor::to(DType t) const {
 }
 
 void Tensor::fill_(double value) {
-  NF_CHECK(is_dense(), "fill_ on a non-dense tensor " + str());
+  NF_CHECK(is_dense() || memory_format() == MemoryFormat::Blocked16, "fill_ on a non-dense tensor " + str());
   uint64_t bits = 0;
   switch (dtype()) {
     case DType::F32: {

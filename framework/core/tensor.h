@@ -22,7 +22,12 @@ using Shape = std::vector<int64_t>;
 
 // Dense memory orders, as PyTorch's memory_format. ChannelsLast keeps dim 1 innermost:
 // NHWC for [N, C, H, W], [N, L, C] for [N, C, L]; for fewer than 3 dims it is Contiguous.
-enum class MemoryFormat { Contiguous, ChannelsLast };
+// Blocked16 is oneDNN's nChw16c, which no strides express: [N, C/16, H, W, 16] in memory,
+// channel c of pixel (n, h, w) at ((n * C/16 + c/16) * H * W + h * W + w) * 16 + c % 16.
+// It exists for the CPU convolutions (Winograd needs it) and the ops between them
+// (BatchNorm, add, ReLU, pooling); 4-D float tensors with C % 16 == 0, CPU only. A
+// blocked tensor is not is_dense(): ops that know only strides get a dense() copy.
+enum class MemoryFormat { Contiguous, ChannelsLast, Blocked16 };
 std::string shape_str(const Shape& s);  // "[2, 3, 4]"
 int64_t shape_numel(const Shape& s);
 
@@ -37,6 +42,7 @@ struct TensorImpl {
   bool requires_grad = false;
   std::shared_ptr<TensorImpl> grad;    // accumulated gradient (leaves)
   std::shared_ptr<Node> grad_fn;       // producer in the autograd graph (non-leaves)
+  bool blocked16 = false;  // MemoryFormat::Blocked16; strides are then those of NCHW, unused
 };
 
 class Tensor {
@@ -74,8 +80,10 @@ class Tensor {
   Device device() const { return impl_->storage->device(); }
   // Strides of size-1 dimensions are ignored, as in PyTorch ([N, C, 1, 1] is both).
   bool is_contiguous(MemoryFormat format = MemoryFormat::Contiguous) const;
+  // Dense in a strided format (Contiguous or ChannelsLast); false for Blocked16.
   bool is_dense() const { return is_contiguous() || is_contiguous(MemoryFormat::ChannelsLast); }
-  // ChannelsLast when laid out so and not also row-major; else Contiguous.
+  // Blocked16 for blocked tensors; ChannelsLast when laid out so and not also row-major;
+  // else Contiguous.
   MemoryFormat memory_format() const;
   const std::shared_ptr<Storage>& storage() const { return impl_->storage; }
 
@@ -90,7 +98,10 @@ class Tensor {
   // Views and copies (no autograd; ops/shape.h has the differentiable reshape/flatten).
   Tensor view(const Shape& shape) const;  // same storage; requires contiguous; one dim may be -1
   Tensor contiguous(MemoryFormat format = MemoryFormat::Contiguous) const;  // this, or a packed copy
-  Tensor dense() const { return is_dense() ? *this : contiguous(); }      // any dense memory format
+  Tensor dense() const { return is_dense() ? *this : contiguous(); }      // any strided dense format
+  Tensor dense_or_blocked() const {  // for ops that also take Blocked16
+    return memory_format() == MemoryFormat::Blocked16 ? *this : dense();
+  }
   Tensor clone() const;                   // copy in the same memory format, no autograd history
   Tensor detach() const;                  // same storage, no autograd history
   Tensor to(Device device) const;         // copy to device (this if already there)

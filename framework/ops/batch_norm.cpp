@@ -1,9 +1,11 @@
 // batch_norm: forward and backward, with the optional fused residual add and ReLU.
 // One device-independent frame (checks, layout, the statistics the backward keeps, the
 // autograd closure) with one branch per device.
-// CPU layout: the kernels see x as rows [M, C] with the channel innermost, i.e. the
-// channels-last tensor ([N, H, W, C] for images, [N, C] as is); M = N*H*W. Inputs in
-// another memory format are converted first; the output is channels-last, like conv's.
+// CPU layout: the kernels see x as rows with the channel innermost: the channels-last
+// tensor ([N, H, W, C] for images, [N, C] as is) is M = N*H*W rows of C channels; a
+// blocked one (nChw16c, as conv writes it) is N*C/16 blocks of H*W rows of 16 channels.
+// A blocked input stays blocked, others are converted to channels-last; y takes that
+// format.
 // CUDA (framework/backends/cuda/batch_norm_cuda.h): kernels with the same formulas and
 // double sums, on x in its own dense format (NCHW or channels-last); y, the residual and
 // the gradient have that format. num_batches_tracked += 1 runs on the device.
@@ -36,24 +38,45 @@ namespace nf::ops {
 
 namespace {
 
-// The [M, C] rows of a channels-last tensor, split into one range per thread.
-// Below kParallelMin values one thread does it all (waking threads costs more).
+// Rows [r0, r1) of `width` channels starting at channel c0, the first row `offset`
+// elements into the tensor: what one kernel call below sees.
+struct Segment {
+  int64_t offset, r0, r1, c0, width;
+};
+
+// The rows of x (see the top), split into one range per thread: a range of the M rows
+// (channels-last), or of the N*C/16 blocks (blocked). Below kParallelMin values one
+// thread does it all (waking threads costs more).
 struct Rows {
   static constexpr int64_t kParallelMin = int64_t{1} << 15;
   int64_t M, C;
   int threads;
+  int64_t plane = 0;  // blocked: H*W rows per block
   explicit Rows(const Tensor& x)
-      : M(x.numel() / x.size(1)), C(x.size(1)), threads(M * C >= kParallelMin ? cpu::num_threads() : 1) {}
-  // Calls f(thread, first row, end row) for each thread's range, in parallel.
+      : M(x.numel() / x.size(1)), C(x.size(1)), threads(M * C >= kParallelMin ? cpu::num_threads() : 1) {
+    if (x.memory_format() == MemoryFormat::Blocked16) plane = x.size(2) * x.size(3);
+  }
+  // Calls f(thread, segment) for each segment of each thread's range, in parallel.
   template <class F>
-  void for_ranges(const F& f) const {
+  void for_segments(const F& f) const {
 #pragma omp parallel num_threads(threads)
     {
       const int t = omp_get_thread_num(), T = omp_get_num_threads();
-      const int64_t per = (M + T - 1) / T;
-      const int64_t r0 = std::min(M, t * per), r1 = std::min(M, r0 + per);
-      f(t, r0, r1);
+      const int64_t units = plane ? M / plane * (C / 16) : M;  // blocks or rows
+      const int64_t per = (units + T - 1) / T;
+      const int64_t u0 = std::min(units, t * per), u1 = std::min(units, u0 + per);
+      if (!plane) {
+        f(t, Segment{0, u0, u1, 0, C});
+      } else {
+        for (int64_t blk = u0; blk < u1; ++blk) f(t, Segment{blk * plane * 16, 0, plane, blk % (C / 16) * 16, 16});
+      }
     }
+  }
+  // x[0, c, 0, 0] for every c: the shift of the one-pass statistics.
+  std::vector<float> first_pixel(const float* x) const {
+    std::vector<float> k(C);
+    for (int64_t c = 0; c < C; ++c) k[c] = plane ? x[c / 16 * plane * 16 + c % 16] : x[c];
+    return k;
   }
 };
 
@@ -158,10 +181,10 @@ void cpu_batch_stats(const Tensor& x, std::vector<double>& mean, std::vector<dou
                      Tensor& var_f) {
   const Rows rows(x);
   const float* px = x.data<float>();
-  const float* shift = px;  // row 0
+  const std::vector<float> shift = rows.first_pixel(px);
   Partials part(rows);
-  rows.for_ranges([&](int t, int64_t r0, int64_t r1) {
-    sum_shifted(px, r0, r1, rows.C, shift, part.a_of(t), part.b_of(t));
+  rows.for_segments([&](int t, const Segment& s) {
+    sum_shifted(px + s.offset, s.r0, s.r1, s.width, shift.data() + s.c0, part.a_of(t) + s.c0, part.b_of(t) + s.c0);
   });
   std::vector<double> s1, s2;
   part.total(s1, s2);
@@ -186,8 +209,9 @@ void cpu_forward(const Tensor& x, const Tensor& w, const Tensor& b, const Tensor
     beta[c] = (b.defined() ? b.data<float>()[c] : 0.f) - mean.data<float>()[c] * alpha[c];
   }
   const float* pr = res.defined() ? res.data<float>() : nullptr;
-  rows.for_ranges([&](int, int64_t r0, int64_t r1) {
-    affine_rows(x.data<float>(), pr, y.data<float>(), r0, r1, rows.C, alpha.data(), beta.data(), relu);
+  rows.for_segments([&](int, const Segment& s) {
+    affine_rows(x.data<float>() + s.offset, pr ? pr + s.offset : nullptr, y.data<float>() + s.offset, s.r0, s.r1,
+                s.width, alpha.data() + s.c0, beta.data() + s.c0, relu);
   });
 }
 
@@ -210,8 +234,9 @@ void cpu_backward(const Tensor& x, const Tensor& g, const Tensor& y_relu, const 
   std::vector<double> sum_dy(C, 0.0), sum_dy_xmu(C, 0.0);
   if ((dx.defined() && batch_stats) || dw.defined() || db.defined() || pres) {
     Partials part(rows);
-    rows.for_ranges([&](int t, int64_t r0, int64_t r1) {
-      sum_grad(px, pg, py, pres, r0, r1, C, pm, part.a_of(t), part.b_of(t));
+    rows.for_segments([&](int t, const Segment& s) {
+      sum_grad(px + s.offset, pg + s.offset, py ? py + s.offset : nullptr, pres ? pres + s.offset : nullptr, s.r0,
+               s.r1, s.width, pm + s.c0, part.a_of(t) + s.c0, part.b_of(t) + s.c0);
     });
     part.total(sum_dy, sum_dy_xmu);
   }
@@ -227,8 +252,9 @@ void cpu_backward(const Tensor& x, const Tensor& g, const Tensor& y_relu, const 
     }
   }
   if (!dx.defined()) return;
-  rows.for_ranges([&](int, int64_t r0, int64_t r1) {
-    grad_input(px, pg, py, dx.data<float>(), r0, r1, C, pm, grad_mean.data(), k.data(), scale.data());
+  rows.for_segments([&](int, const Segment& s) {
+    grad_input(px + s.offset, pg + s.offset, py ? py + s.offset : nullptr, dx.data<float>() + s.offset, s.r0, s.r1,
+               s.width, pm + s.c0, grad_mean.data() + s.c0, k.data() + s.c0, scale.data() + s.c0);
   });
 }
 
@@ -278,10 +304,12 @@ void check_inputs(const Tensor& x, const Tensor& weight, const Tensor& bias, con
            "Expected more than 1 value per channel when training, got input size " + shape_str(x.shape()));
 }
 
-// The memory format the op works in: channels-last rows on the CPU (see the top); on
-// CUDA x's own dense format (its kernels take either), so that y = Tensor::empty_like(x.dense()).
+// The memory format the op works in: blocked or channels-last rows on the CPU (see the
+// top); on CUDA x's own dense format (its kernels take either), so that
+// y = Tensor::empty_like(x.dense()).
 MemoryFormat work_format(const Tensor& x) {
-  if (x.device().is_cpu()) return MemoryFormat::ChannelsLast;
+  if (x.device().is_cpu())
+    return x.memory_format() == MemoryFormat::Blocked16 ? MemoryFormat::Blocked16 : MemoryFormat::ChannelsLast;
   return x.is_dense() ? x.memory_format() : MemoryFormat::Contiguous;
 }
 
@@ -351,7 +379,8 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& weight_in, const Tensor& bia
   auto backward = [=](const Tensor& g_in) {
     Tensor g = g_in.contiguous(layout);
     auto make = [&](bool need, const Shape& s) {
-      return need ? Tensor::empty(s, DType::F32, x.device(), layout) : Tensor();
+      return need ? Tensor::empty(s, DType::F32, x.device(), s.size() == 1 ? MemoryFormat::Contiguous : layout)
+                  : Tensor();
     };
     Tensor dx = make(need_dx, x.shape()), dw = make(need_dw, {C}), db = make(need_db, {C});
     // Without a ReLU the residual's gradient is g itself; with one it is the masked g.

@@ -1,7 +1,7 @@
 // add / relu / mul_scalar: forward and backward. CPU through oneDNN's binary and
 // eltwise primitives (cached by shape and memory format); CUDA through the flat F32
 // kernels of backends/cuda/eltwise_kernels. relu's backward uses its output
-// (relu_use_dst). Outputs keep the first input's memory format (NCHW or NHWC); a second
+// (relu_use_dst). Outputs keep the first input's memory format (NCHW, NHWC or nChw16c); a second
 // operand in another format is converted to it, so the kernels see n dense elements.
 #include "framework/ops/eltwise.h"
 
@@ -33,7 +33,7 @@ void cpu_linear(const Tensor& x, Tensor& out, float alpha, float beta) {
 Tensor add(const Tensor& a_in, const Tensor& b_in) {
   check_same_device("add", {a_in, b_in});
   NF_CHECK(a_in.shape() == b_in.shape(), "add: shapes " + shape_str(a_in.shape()) + " and " + shape_str(b_in.shape()));
-  Tensor a = a_in.dense(), b = b_in.contiguous(a.memory_format());
+  Tensor a = a_in.dense_or_blocked(), b = b_in.contiguous(a.memory_format());
   Tensor out = Tensor::empty_like(a);
   switch (a.device().type) {
     case DeviceType::CPU: {
@@ -60,7 +60,7 @@ Tensor add(const Tensor& a_in, const Tensor& b_in) {
 }
 
 Tensor relu(const Tensor& x_in) {
-  Tensor x = x_in.dense();
+  Tensor x = x_in.dense_or_blocked();
   Tensor y = Tensor::empty_like(x);
   switch (x.device().type) {
     case DeviceType::CPU: {
@@ -115,7 +115,7 @@ Tensor relu(const Tensor& x_in) {
 }
 
 Tensor mul_scalar(const Tensor& x_in, float s) {
-  Tensor x = x_in.dense();
+  Tensor x = x_in.dense_or_blocked();
   Tensor y = Tensor::empty_like(x);
   switch (x.device().type) {
     case DeviceType::CPU: cpu_linear(x, y, s, 0.f); break;

@@ -143,7 +143,7 @@ Tensor pool_backward(const char* op, const Tensor& g_in, const Shape& xs, Memory
 }
 
 Tensor pool_forward(const char* op, const Tensor& x_in, Kind kind, const Window& w) {
-  Tensor x = x_in.dense();
+  Tensor x = x_in.dense_or_blocked();
   const MemoryFormat f = x.memory_format();
   Tensor y = Tensor::empty(out_shape(x.shape(), w), x.dtype(), x.device(), f);
   Saved saved;

@@ -36,6 +36,8 @@ dnnl::memory::desc plain_desc(const Shape& shape, DType dtype) {
 
 dnnl::memory::desc desc(const Shape& shape, MemoryFormat f, DType dtype) {
   if (shape.empty()) return plain_desc({1}, dtype);
+  if (f == MemoryFormat::Blocked16)
+    return dnnl::memory::desc(dims(shape), data_type(dtype), dnnl::memory::format_tag::nChw16c);
   return dnnl::memory::desc(dims(shape), data_type(dtype), dims(format_strides(shape, f)));
 }
 
@@ -44,7 +46,8 @@ dnnl::memory::desc desc(const Tensor& t) { return desc(t.shape(), t.memory_forma
 dnnl::memory memory(const Tensor& t) { return memory(desc(t), t); }
 
 dnnl::memory memory(const dnnl::memory::desc& md, const Tensor& t) {
-  NF_CHECK(t.device().is_cpu() && t.is_dense(), "oneDNN needs a dense CPU tensor, got " + t.str());
+  NF_CHECK(t.device().is_cpu() && (t.is_dense() || t.memory_format() == MemoryFormat::Blocked16),
+           "oneDNN needs a dense CPU tensor, got " + t.str());
   return dnnl::memory(md, engine(), t.raw_data());
 }
 

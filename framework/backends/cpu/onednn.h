@@ -1,8 +1,9 @@
 // The CPU backend: one oneDNN engine and stream, a cache of primitives keyed by op,
 // shapes and attributes (so a steady-state training step creates no primitive), and
 // helpers that wrap Tensor memory as dnnl::memory without copying.
-// Activations may be row-major (NCHW) or channels-last (NHWC); both are plain strided
-// layouts to oneDNN, so memory() wraps either without a copy.
+// Activations may be row-major (NCHW), channels-last (NHWC) or blocked (nChw16c); the
+// first two are plain strided layouts to oneDNN, the third its nChw16c tag, so memory()
+// wraps any of them without a copy.
 #pragma once
 #include <dnnl.hpp>
 #include <functional>
@@ -21,9 +22,9 @@ dnnl::memory::dims dims(const Shape& s);
 dnnl::memory::data_type data_type(DType t);
 // Row-major descriptor for a tensor of this shape (abcd... tag).
 dnnl::memory::desc plain_desc(const Shape& shape, DType dtype = DType::F32);
-// A dense tensor of this shape in memory format f (NCHW or NHWC strides).
+// A dense tensor of this shape in memory format f (NCHW or NHWC strides, or nChw16c).
 dnnl::memory::desc desc(const Shape& shape, MemoryFormat f, DType dtype = DType::F32);
-// The tensor's own layout (its strides; must be dense).
+// The tensor's own layout (its strides, or nChw16c; must be dense or blocked).
 dnnl::memory::desc desc(const Tensor& t);
 // dnnl::memory over the tensor's own buffer (its layout, must be a dense CPU tensor).
 dnnl::memory memory(const Tensor& t);
