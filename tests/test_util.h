@@ -13,6 +13,7 @@
 #include "framework/autograd/autograd.h"
 #include "framework/core/tensor.h"
 #include "framework/io/safetensors.h"
+#include "framework/ops/conv.h"
 #include "random_tensors.h"
 
 namespace nf::test {
@@ -99,6 +100,14 @@ inline void gradcheck(const std::string& what, const std::function<Tensor(const 
 inline io::TensorDict load_ref(const std::string& name) {
   return io::load_safetensors(std::string(NF_PARITY_DIR) + "/" + name + ".safetensors");
 }
+
+// Sets the CPU convolution algorithm for one scope (tests that compare with PyTorch's
+// numbers run Direct, the kernels PyTorch runs).
+struct ConvAlgorithmScope {
+  ops::CpuConvAlgorithm saved = ops::cpu_conv_algorithm();
+  explicit ConvAlgorithmScope(ops::CpuConvAlgorithm a) { ops::set_cpu_conv_algorithm(a); }
+  ~ConvAlgorithmScope() { ops::set_cpu_conv_algorithm(saved); }
+};
 
 inline Tensor param(Tensor t) {
   t = t.clone();

@@ -85,6 +85,7 @@ void run_bench(const Recipe& r, const BenchOptions& o) {
     nlohmann::json j = {{"model", r.model.name},          {"batch", batch},
                         {"device", where.device.str()},   {"precision", r.precision},
                         {"channels_last", where.channels_last}, {"cudnn_benchmark", r.cudnn_benchmark},
+                        {"conv_algorithm", r.conv_algorithm},
                         {"threads", cpu::num_threads()},  {"train_images_per_s", train_ips},
                         {"eval_images_per_s", eval_ips},  {"train_ms_per_step", 1e3 * train_s},
                         {"eval_ms_per_step", 1e3 * eval_s}, {"peak_rss_mib", peak_rss_mib()},

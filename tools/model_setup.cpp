@@ -2,6 +2,7 @@
 
 #include "framework/core/random.h"
 #include "framework/io/checkpoint.h"
+#include "framework/ops/conv.h"
 #include "layers/batch_norm.h"
 #include "models/registry.h"
 
@@ -13,6 +14,8 @@ namespace nf {
 
 Placement recipe_placement(const Recipe& r) {
   Placement p{Device::parse(r.device), false};
+  ops::set_cpu_conv_algorithm(r.conv_algorithm == "direct" ? ops::CpuConvAlgorithm::Direct
+                                                           : ops::CpuConvAlgorithm::Winograd);
   if (p.device.is_cpu()) return p;
   NF_CHECK(cuda_available(), r.file + ": device: " + r.device + " but no CUDA GPU was found on this machine");
   p.channels_last = r.channels_last;

@@ -68,6 +68,7 @@ Recipe parse_recipe(const std::string& file, const std::vector<std::string>& set
   r.channels_last = root.get_bool("channels_last", true);
   r.precision = root.get_choice("precision", "fp32", {"fp32", "tf32"});
   r.cudnn_benchmark = root.get_bool("cudnn_benchmark", false);
+  r.conv_algorithm = root.get_choice("conv_algorithm", "winograd", {"winograd", "direct"});
   r.threads = root.get_int("threads", 0, 0, 1024);
 
   YamlSection m = root.section("model");

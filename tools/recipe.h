@@ -61,6 +61,7 @@ struct Recipe {
   bool channels_last = true;      // CUDA: batches (and so every activation) channels-last
   std::string precision = "fp32";  // fp32 | tf32 (CUDA convolutions and matmuls on TF32 tensor cores)
   bool cudnn_benchmark = false;    // CUDA: time every convolution algorithm once, keep the fastest
+  std::string conv_algorithm = "winograd";  // CPU: winograd | direct (ops::CpuConvAlgorithm)
   int64_t threads = 0;
   ModelSpec model;
   std::optional<std::string> init;  // model.init

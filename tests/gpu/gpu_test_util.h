@@ -3,7 +3,9 @@
 //   |gpu - cpu| <= atol + rtol * |cpu|   (fp32: atol 1e-6, rtol 1e-4),
 // printing the worst error seen. Self-contained (no PyTorch parity dumps), so the
 // binary runs on a GPU machine that has only the bundle (tools/gpu/bundle.sh).
-// Every test starts with NF_REQUIRE_GPU(): skipped where no CUDA device is found.
+// Every test starts with NF_REQUIRE_GPU(): skipped where no CUDA device is found; else
+// the CPU side runs direct convolutions (the CPU default, Winograd, differs from direct
+// by ~1e-5, more than these tolerances).
 #pragma once
 #include <gtest/gtest.h>
 
@@ -18,10 +20,12 @@
 
 #include "framework/autograd/autograd.h"
 #include "framework/core/tensor.h"
+#include "framework/ops/conv.h"
 #include "random_tensors.h"
 
-#define NF_REQUIRE_GPU() \
-  if (!::nf::cuda_available()) GTEST_SKIP() << "no CUDA GPU on this machine"
+#define NF_REQUIRE_GPU()                                                       \
+  if (!::nf::cuda_available()) GTEST_SKIP() << "no CUDA GPU on this machine"; \
+  ::nf::ops::set_cpu_conv_algorithm(::nf::ops::CpuConvAlgorithm::Direct)
 
 namespace nf::gpu_test {
 

@@ -25,6 +25,7 @@ io::TensorDict with_prefix(const io::TensorDict& ref, const std::string& prefix)
 }  // namespace
 
 TEST(ResNetParity, ThreeSgdStepsMatchPyTorch) {
+  test::ConvAlgorithmScope direct(ops::CpuConvAlgorithm::Direct);  // PyTorch's kernels
   io::TensorDict ref = load_ref("resnet20");
   ModelSpec spec;
   spec.name = "resnet20";
@@ -68,24 +69,29 @@ TEST(ResNetParity, ThreeSgdStepsMatchPyTorch) {
   expect_close("eval logits", (*model)(ref.at("x_eval")), ref.at("eval_logits"), 1e-4, 1e-5);
 }
 
+// Bitwise, under either CPU convolution algorithm.
 TEST(ResNetEval, EachImageIsIndependentOfTheBatch) {
-  ModelSpec spec;
-  spec.name = "resnet20";
-  ModulePtr model = build_model(spec);
-  model->train();
-  {  // give the BN layers non-trivial running statistics
+  for (auto algorithm : {ops::CpuConvAlgorithm::Direct, ops::CpuConvAlgorithm::Winograd}) {
+    test::ConvAlgorithmScope scope(algorithm);
+    ModelSpec spec;
+    spec.name = "resnet20";
+    ModulePtr model = build_model(spec);
+    model->train();
+    {  // give the BN layers non-trivial running statistics
+      NoGradGuard ng;
+      for (int i = 0; i < 3; ++i) (*model)(randn({8, 3, 32, 32}, 100 + i));
+    }
+    model->eval();
     NoGradGuard ng;
-    for (int i = 0; i < 3; ++i) (*model)(randn({8, 3, 32, 32}, 100 + i));
-  }
-  model->eval();
-  NoGradGuard ng;
-  Tensor batch = randn({6, 3, 32, 32}, 7);
-  std::vector<float> all = (*model)(batch).to_vector();
-  std::vector<float> xb = batch.to_vector();
-  const int64_t per = 3 * 32 * 32;
-  for (int64_t i = 0; i < 6; ++i) {
-    Tensor one = Tensor::from_vector(std::vector<float>(xb.begin() + i * per, xb.begin() + (i + 1) * per), {1, 3, 32, 32});
-    std::vector<float> alone = (*model)(one).to_vector();
-    EXPECT_EQ(0, std::memcmp(alone.data(), all.data() + i * 10, 10 * sizeof(float))) << "image " << i;
+    Tensor batch = randn({6, 3, 32, 32}, 7);
+    const std::vector<float> all = (*model)(batch).to_vector();
+    std::vector<float> xb = batch.to_vector();
+    const int64_t per = 3 * 32 * 32;
+    for (int64_t i = 0; i < 6; ++i) {
+      Tensor one = Tensor::from_vector(std::vector<float>(xb.begin() + i * per, xb.begin() + (i + 1) * per), {1, 3, 32, 32});
+      std::vector<float> alone = (*model)(one).to_vector();
+      EXPECT_EQ(0, std::memcmp(alone.data(), all.data() + i * 10, 10 * sizeof(float)))
+          << (algorithm == ops::CpuConvAlgorithm::Direct ? "direct" : "winograd") << " image " << i;
+    }
   }
 }

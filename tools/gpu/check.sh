@@ -76,7 +76,7 @@ step smoke_train 180 "$RUN" normforge train "$BUNDLE/configs/smoke.yaml" --set d
   --set data.root="$ROOT" --set trainer.out_dir="$SMOKE"
 for dev in cuda cpu; do
   step "smoke_eval_$dev" 120 "$RUN" normforge eval "$BUNDLE/configs/smoke.yaml" --checkpoint "$SMOKE/final" --json \
-    --set device=$dev --set data.root="$ROOT"
+    --set device=$dev --set data.root="$ROOT" --set conv_algorithm=direct
 done
 
 # 4. benchmarks
