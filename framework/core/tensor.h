@@ -3,8 +3,9 @@
 // (requires_grad, accumulated grad, and grad_fn: the Node that produced it).
 // Copying a Tensor copies the handle, as in PyTorch. Shapes are always logical NCHW
 // ([N, C, H, W] for images); the memory order is the strides' business: row-major
-// (MemoryFormat::Contiguous) or channels-last (NHWC), which the CPU backend's conv,
-// BN, ReLU, add and pooling produce and consume without reordering.
+// (MemoryFormat::Contiguous) or channels-last (NHWC), or, on the CPU, oneDNN's blocked
+// nChw16c (MemoryFormat::Blocked16, below), which the CPU backend's conv, BN, ReLU, add
+// and pooling produce and consume without reordering.
 #pragma once
 #include <cstdint>
 #include <initializer_list>

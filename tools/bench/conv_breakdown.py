@@ -3,10 +3,11 @@
 
 Runs `normforge bench CONFIG` twice: once plainly for the step time (ms per train step
 and per eval pass), once with ONEDNN_VERBOSE=1, whose exec lines give every oneDNN
-primitive's own run time. Convolution time per step = the sum over forward_training,
-backward_data and backward_weights convolutions / number of train steps run (warm-up
-included); per eval pass, forward_inference convolutions. "Rest" is the step time minus
-that: BN, ReLU, add, pooling, loss, optimizer, autograd and allocation.
+primitive's own run time. The training steps' lines are those up to the last backward
+one, the evaluation passes' the rest (Winograd convolutions run as forward_training in
+both). Convolution time per step = the training convolutions' sum / number of train steps
+run (warm-up included); per eval pass likewise. "Rest" is the step time minus that: BN,
+ReLU, add, pooling, loss, optimizer, autograd and allocation.
 The "floor" is the same sum with each distinct convolution (direction and geometry)
 counted at the fastest of its calls: close to the convolutions alone with warm caches,
 as a primitive benchmark measures them.
@@ -47,18 +48,21 @@ def main():
 
     timing = json.loads(bench(args, False).strip().splitlines()[-1])
     ms = collections.defaultdict(float)  # (primitive kind, prop kind) -> total exec ms
-    calls = collections.defaultdict(list)  # (prop kind, geometry) -> exec ms of each conv call
-    for line in bench(args, True).splitlines():
-        f = line.split(",")
-        if line.startswith("onednn_verbose,exec,cpu,") and len(f) > 6:
-            ms[(f[3], f[5])] += float(f[-1])
-            if f[3] == "convolution":
+    conv = {"train": 0.0, "eval": 0.0}  # convolution exec ms per phase
+    calls = collections.defaultdict(list)  # training: (prop kind, geometry) -> exec ms of each conv call
+    lines = [line.split(",") for line in bench(args, True).splitlines()
+             if line.startswith("onednn_verbose,exec,cpu,") and len(line.split(",")) > 6]
+    last_backward = max((i for i, f in enumerate(lines) if f[5].startswith("backward")), default=-1)
+    for i, f in enumerate(lines):
+        ms[(f[3], f[5])] += float(f[-1])
+        if f[3] == "convolution":
+            phase = "train" if i <= last_backward else "eval"
+            conv[phase] += float(f[-1])
+            if phase == "train":
                 calls[(f[5], f[-2])].append(float(f[-1]))
     steps = WARMUP + args.iters
-    train_props = ("forward_training", "backward_data", "backward_weights")
-    conv_train = sum(ms[("convolution", p)] for p in train_props) / steps
-    floor = sum(min(t) * len(t) for (p, _), t in calls.items() if p in train_props) / steps
-    conv_eval = ms[("convolution", "forward_inference")] / steps
+    conv_train, conv_eval = conv["train"] / steps, conv["eval"] / steps
+    floor = sum(min(t) * len(t) for t in calls.values()) / steps
     train, evl = timing["train_ms_per_step"], timing["eval_ms_per_step"]
     print(f"{timing['model']}, batch {args.batch}, {args.threads} threads")
     print(f"  train step {train:7.1f} ms: convolutions {conv_train:6.1f} ms ({100 * conv_train / train:4.1f}%), "
