@@ -81,7 +81,7 @@ Geometry geometry(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2
   g.strides = {p.stride_h, p.stride_w};
   g.dilates = {p.dilation_h - 1, p.dilation_w - 1};  // oneDNN counts the gaps
   g.pad_l = g.pad_r = {p.pad_h, p.pad_w};
-  if (g_cpu_algorithm == CpuConvAlgorithm::Winograd) {
+  if (g_cpu_algorithm == CpuConvAlgorithm::Winograd && cpu::avx512_kernels()) {
     auto blockable = [](int64_t channels) { return channels % 16 == 0 && channels >= kMinBlockedChannels; };
     if (blockable(C)) g.x_format = MemoryFormat::Blocked16;
     if (blockable(O)) g.y_format = MemoryFormat::Blocked16;

@@ -85,6 +85,15 @@ std::unordered_map<std::string, std::shared_ptr<void>>& cache_map() {
 std::shared_ptr<void>& cache_slot(const std::string& k) { return cache_map()[k]; }
 size_t cache_size() { return cache_map().size(); }
 
+bool avx512_kernels() {
+  // The ISA values are bit sets; every AVX-512 core ISA contains avx512_core's bits.
+  static const bool yes = [] {
+    const auto core = static_cast<unsigned>(dnnl::cpu_isa::avx512_core);
+    return (static_cast<unsigned>(dnnl::get_effective_cpu_isa()) & core) == core;
+  }();
+  return yes;
+}
+
 void set_num_threads(int n) { omp_set_num_threads(n > 0 ? n : omp_get_num_procs()); }
 int num_threads() { return omp_get_max_threads(); }
 

@@ -61,6 +61,10 @@ T& cached(const std::string& k, const std::function<T()>& make) {
 }
 size_t cache_size();  // number of cached entries (tests check it stays constant)
 
+// Whether oneDNN runs its AVX-512 kernels here (the CPU has them and DNNL_MAX_CPU_ISA
+// allows them): its Winograd and nChw16c kernels exist only for AVX-512.
+bool avx512_kernels();
+
 // Sets the number of CPU threads oneDNN and our loops use (0 = all cores).
 void set_num_threads(int n);
 int num_threads();
