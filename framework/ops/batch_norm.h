@@ -1,7 +1,8 @@
 // Batch Normalization, exactly as PyTorch's F.batch_norm.
 // Shapes: x is [N, C], [N, C, L] or [N, C, H, W] (F32, any memory format); weight, bias,
 // running_mean, running_var are [C] F32; num_batches_tracked is I64 of shape [].
-// Output layout: on the CPU channels-last, the layout its kernels work in; on CUDA x's
+// Output layout: on the CPU blocked (nChw16c) for a blocked x, else channels-last, the
+// layouts its kernels work in; on CUDA x's
 // own memory format (NCHW or channels-last; a non-dense x is made row-major first); the
 // residual and the incoming gradient are converted to that format.
 // Statistics are per channel over the n = N*L (or N*H*W) values of that channel.

@@ -1,5 +1,5 @@
-// max / avg / adaptive-avg pooling: forward and backward side by side, on NCHW or NHWC
-// tensors (the output keeps the input's memory format).
+// max / avg / adaptive-avg pooling: forward and backward side by side, on NCHW, NHWC or
+// (CPU) nChw16c tensors (the output keeps the input's memory format).
 // CPU through oneDNN's pooling primitives, cached by shape, layout and window:
 //   forward:  pooling_forward. Max pooling that will need a gradient runs forward_training
 //             and keeps oneDNN's workspace (the argmax of each window) for its backward.

@@ -1,6 +1,6 @@
 // 2-d pooling of F32 images [N, C, H, W], PyTorch semantics, floor mode. The input may be
-// NCHW or NHWC (channels-last) on CPU and CUDA; the output (and the input's gradient)
-// keeps the input's memory format.
+// NCHW or NHWC (channels-last) on CPU and CUDA, or blocked nChw16c on CPU; the output
+// (and the input's gradient) keeps the input's memory format.
 //   max_pool2d(x [N,C,H,W], kernel, stride, padding) -> [N,C,Ho,Wo],
 //       Ho = (H + 2*padding - kernel) / stride + 1 (floor), same for Wo; padded cells never
 //       win; the gradient goes to one maximum of each window (the first on CPU; on CUDA
