@@ -121,16 +121,16 @@ inline void mask_row(const float* __restrict g, const float* __restrict y, float
 
 // sum_dy[c] += g', sum_dy_xmu[c] += g' * (x - mean[c]) over rows [r0, r1), where g' is
 // the gradient reaching the BN output: g, masked by the fused ReLU's output y when y is
-// given. g' is also written to gres when given (the residual's gradient).
+// given. g' is also written to gres when given (the residual's gradient), else, when
+// masked, to `row` (C floats of scratch).
 NF_VECTORIZE void sum_grad(const float* __restrict x, const float* __restrict g, const float* __restrict y,
-                           float* __restrict gres, int64_t r0, int64_t r1, int64_t C, const float* __restrict mean,
-                           double* __restrict sum_dy, double* __restrict sum_dy_xmu) {
-  std::vector<float> row(y && !gres ? C : 0);
+                           float* __restrict gres, float* __restrict row, int64_t r0, int64_t r1, int64_t C,
+                           const float* __restrict mean, double* __restrict sum_dy, double* __restrict sum_dy_xmu) {
   for (int64_t r = r0; r < r1; ++r) {
     const int64_t o = r * C;
     const float* __restrict gv = g + o;
     if (y) {
-      float* out = gres ? gres + o : row.data();
+      float* out = gres ? gres + o : row;
       mask_row(g + o, y + o, out, C);
       gv = out;
     }
@@ -234,9 +234,10 @@ void cpu_backward(const Tensor& x, const Tensor& g, const Tensor& y_relu, const 
   std::vector<double> sum_dy(C, 0.0), sum_dy_xmu(C, 0.0);
   if ((dx.defined() && batch_stats) || dw.defined() || db.defined() || pres) {
     Partials part(rows);
+    std::vector<float> masked(rows.threads * C);  // one row of scratch per thread, allocated once
     rows.for_segments([&](int t, const Segment& s) {
-      sum_grad(px + s.offset, pg + s.offset, py ? py + s.offset : nullptr, pres ? pres + s.offset : nullptr, s.r0,
-               s.r1, s.width, pm + s.c0, part.a_of(t) + s.c0, part.b_of(t) + s.c0);
+      sum_grad(px + s.offset, pg + s.offset, py ? py + s.offset : nullptr, pres ? pres + s.offset : nullptr,
+               masked.data() + t * C, s.r0, s.r1, s.width, pm + s.c0, part.a_of(t) + s.c0, part.b_of(t) + s.c0);
     });
     part.total(sum_dy, sum_dy_xmu);
   }
