@@ -1,7 +1,7 @@
 // Storage: one allocation on one device, shared by every Tensor that views it.
 // CPU memory is 64-byte aligned (what oneDNN's AVX-512 kernels like) and comes from
-// the caching allocator in cpu_allocator.h. CUDA memory comes from the CUDA
-// backend's allocator (framework/core/cuda_memory.cpp).
+// the caching allocator in framework/backends/cpu/allocator.h. CUDA memory comes from the
+// CUDA backend's allocator (framework/core/cuda_memory.cpp).
 #pragma once
 #include <cstddef>
 #include <cstdint>
