@@ -31,7 +31,7 @@
 #include "framework/backends/cpu/vectorize.h"
 #include "framework/ops/dispatch.h"
 #ifdef NF_WITH_CUDA
-#include "framework/backends/cuda/batch_norm_cuda.h"
+#include "framework/backends/cuda/batch_norm.h"
 #endif
 
 namespace nf::ops {

@@ -20,7 +20,7 @@
 #include "framework/backends/cpu/onednn.h"
 #include "framework/ops/dispatch.h"
 #ifdef NF_WITH_CUDA
-#include "framework/backends/cuda/conv_cudnn.h"
+#include "framework/backends/cuda/conv.h"
 #endif
 
 namespace nf::ops {

@@ -12,7 +12,7 @@
 
 #ifdef NF_WITH_CUDA
 #include "framework/backends/cuda/context.h"
-#include "framework/backends/cuda/dropout_kernels.h"
+#include "framework/backends/cuda/dropout.h"
 #endif
 
 namespace nf::ops {

@@ -11,7 +11,7 @@
 
 #ifdef NF_WITH_CUDA
 #include "framework/backends/cuda/context.h"
-#include "framework/backends/cuda/eltwise_kernels.h"
+#include "framework/backends/cuda/eltwise.h"
 #endif
 
 namespace nf::ops {

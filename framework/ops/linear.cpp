@@ -15,7 +15,7 @@
 
 #ifdef NF_WITH_CUDA
 #include "framework/backends/cuda/context.h"
-#include "framework/backends/cuda/linear_cublas.h"
+#include "framework/backends/cuda/linear.h"
 #endif
 
 namespace nf::ops {

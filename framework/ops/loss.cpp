@@ -16,7 +16,7 @@
 
 #ifdef NF_WITH_CUDA
 #include "framework/backends/cuda/context.h"
-#include "framework/backends/cuda/loss_kernels.h"
+#include "framework/backends/cuda/loss.h"
 #endif
 
 namespace nf::ops {

@@ -9,7 +9,7 @@
 
 #ifdef NF_WITH_CUDA
 #include "framework/backends/cuda/context.h"
-#include "framework/backends/cuda/metrics_kernels.h"
+#include "framework/backends/cuda/metrics.h"
 #endif
 
 namespace nf::ops {

@@ -15,7 +15,7 @@
 
 #ifdef NF_WITH_CUDA
 #include "framework/backends/cuda/context.h"
-#include "framework/backends/cuda/optimizer_kernels.h"
+#include "framework/backends/cuda/optimizer_update.h"
 #endif
 
 #if defined(__x86_64__) && defined(__GNUC__)

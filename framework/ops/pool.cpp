@@ -21,7 +21,7 @@
 #include "framework/backends/cpu/onednn.h"
 #include "framework/ops/dispatch.h"
 #ifdef NF_WITH_CUDA
-#include "framework/backends/cuda/pool_cudnn.h"
+#include "framework/backends/cuda/pool.h"
 #endif
 
 namespace nf::ops {

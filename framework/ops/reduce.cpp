@@ -8,7 +8,7 @@
 
 #ifdef NF_WITH_CUDA
 #include "framework/backends/cuda/context.h"
-#include "framework/backends/cuda/reduce_kernels.h"
+#include "framework/backends/cuda/reduce.h"
 #endif
 
 namespace nf::ops {

@@ -13,7 +13,7 @@
 
 #ifdef NF_WITH_CUDA
 #include "framework/backends/cuda/context.h"
-#include "framework/backends/cuda/shortcut_kernels.h"
+#include "framework/backends/cuda/shortcut.h"
 #endif
 
 namespace nf::ops {

@@ -1,8 +1,8 @@
-// cuDNN convolutions (layouts and algorithm policy: conv_cudnn.h): the plan cache (one
+// cuDNN convolutions (layouts and algorithm policy: conv.h): the plan cache (one
 // Plan of descriptors per geometry, each direction's algorithm chosen on its first use)
 // and the forward, backward-data, backward-filter and backward-bias calls. All calls run
 // on cuda::stream() through cuda::cudnn(), with the shared cuda::workspace().
-#include "framework/backends/cuda/conv_cudnn.h"
+#include "framework/backends/cuda/conv.h"
 
 #include <array>
 #include <climits>

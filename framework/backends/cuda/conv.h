@@ -1,5 +1,5 @@
 // 2-d convolution on CUDA through cuDNN 9's legacy API (for framework/ops/conv.cpp), and
-// the owned cuDNN descriptors that pool_cudnn.cpp shares.
+// the owned cuDNN descriptors that pool.cpp shares.
 //
 // Tensors: dense F32 on one CUDA device. Activations x [N, C, H, W], y and dy
 // [N, O, OH, OW], dx like x: all in one memory format, ConvShape::format (x's): NCHW, or
