@@ -3,6 +3,7 @@
 //   y = relu?(y + bias[c] + residual)
 // with the same order of operations as the CPU path (oneDNN bias, then the sum post-op,
 // then relu). bias [C] and residual (y's shape and format) are optional.
+#include "framework/backends/cuda/context.h"
 #include "framework/backends/cuda/conv.h"
 
 namespace nf::cuda {

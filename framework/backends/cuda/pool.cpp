@@ -10,7 +10,7 @@
 #include <mutex>
 #include <string>
 
-#include "framework/backends/cuda/conv.h"
+#include "framework/backends/cuda/cudnn_descriptor.h"
 
 namespace nf::cuda {
 
