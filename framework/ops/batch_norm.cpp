@@ -30,9 +30,7 @@
 #include "framework/backends/cpu/onednn.h"
 #include "framework/backends/cpu/vectorize.h"
 #include "framework/ops/dispatch.h"
-#ifdef NF_WITH_CUDA
-#include "framework/backends/cuda/batch_norm_cuda.h"
-#endif
+#include "framework/backends/cuda/batch_norm.h"
 
 namespace nf::ops {
 
@@ -354,7 +352,6 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& weight_in, const Tensor& bia
       }
       cpu_forward(x, w, b, mean, var, res, fuse.relu, y, eps);
       break;
-#ifdef NF_WITH_CUDA
     case DeviceType::CUDA:
       if (use_batch_stats) {
         double factor = 0.0;  // unused when the statistics are not tracked
@@ -367,7 +364,6 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& weight_in, const Tensor& bia
       }
       cuda::batch_norm_apply(x, w, b, mean, var, eps, res, fuse.relu, y);
       break;
-#endif
     default: unsupported_device("batch_norm", x);
   }
   if (!grad) return y;
@@ -388,11 +384,9 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& weight_in, const Tensor& bia
     Tensor dres = need_dres && fuse.relu ? make(true, x.shape()) : Tensor();
     switch (x.device().type) {
       case DeviceType::CPU: cpu_backward(x, g, y_relu, w, mean, var, eps, use_batch_stats, dx, dw, db, dres); break;
-#ifdef NF_WITH_CUDA
       case DeviceType::CUDA:
         cuda::batch_norm_backward(x, g, y_relu, w, mean, var, eps, use_batch_stats, dx, dw, db, dres);
         break;
-#endif
       default: unsupported_device("batch_norm backward", x);
     }
     if (need_dres && !fuse.relu) dres = g;
@@ -424,12 +418,10 @@ FoldedConv fold_batch_norm(const Tensor& w_in, const Tensor& b, const BatchNormS
       }
       break;
     }
-#ifdef NF_WITH_CUDA
     case DeviceType::CUDA:
       cuda::fold_batch_norm(w.device(), w.data<float>(), pb, mean, var, pg, pbeta, eps, O, per_out, f.weight.data<float>(),
                             f.bias.data<float>());
       break;
-#endif
     default: unsupported_device("fold_batch_norm", w);
   }
   return f;

@@ -10,10 +10,8 @@
 #include "framework/autograd/autograd.h"
 #include "framework/ops/dispatch.h"
 
-#ifdef NF_WITH_CUDA
-#include "framework/backends/cuda/context.h"
-#include "framework/backends/cuda/dropout_kernels.h"
-#endif
+#include "framework/backends/cuda/device.h"
+#include "framework/backends/cuda/dropout.h"
 
 namespace nf::ops {
 
@@ -54,7 +52,6 @@ Tensor dropout(const Tensor& x_in, double p, bool training, Generator& gen) {
       y = cpu_mul(x, mask);
       break;
     }
-#ifdef NF_WITH_CUDA
     case DeviceType::CUDA: {
       seed = gen.next();
       y = Tensor::empty(x.shape(), x.dtype(), x.device());
@@ -62,7 +59,6 @@ Tensor dropout(const Tensor& x_in, double p, bool training, Generator& gen) {
       cuda::dropout_apply(x.data<float>(), y.data<float>(), x.numel(), seed, p, scale);
       break;
     }
-#endif
     default: unsupported_device("dropout", x);
   }
   return record(y, "dropout", {x_in}, [mask, seed, p, scale](const Tensor& g_in) {
@@ -70,14 +66,12 @@ Tensor dropout(const Tensor& x_in, double p, bool training, Generator& gen) {
     Tensor dx;
     switch (g.device().type) {
       case DeviceType::CPU: dx = cpu_mul(g, mask); break;
-#ifdef NF_WITH_CUDA
       case DeviceType::CUDA: {
         dx = Tensor::empty(g.shape(), g.dtype(), g.device());
         cuda::Scope scope(g.device());
         cuda::dropout_apply(g.data<float>(), dx.data<float>(), g.numel(), seed, p, scale);
         break;
       }
-#endif
       default: unsupported_device("dropout backward", g);
     }
     return std::vector<Tensor>{dx};

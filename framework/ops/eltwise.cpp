@@ -9,10 +9,8 @@
 #include "framework/backends/cpu/onednn.h"
 #include "framework/ops/dispatch.h"
 
-#ifdef NF_WITH_CUDA
-#include "framework/backends/cuda/context.h"
-#include "framework/backends/cuda/eltwise_kernels.h"
-#endif
+#include "framework/backends/cuda/device.h"
+#include "framework/backends/cuda/eltwise.h"
 
 namespace nf::ops {
 
@@ -46,14 +44,12 @@ Tensor add(const Tensor& a_in, const Tensor& b_in) {
                                 {DNNL_ARG_DST, cpu::memory(out)}});
       break;
     }
-#ifdef NF_WITH_CUDA
     case DeviceType::CUDA: {
       check_dtype("add", a, DType::F32);
       cuda::Scope scope(a.device());
       cuda::eltwise_add(a.data<float>(), b.data<float>(), out.data<float>(), a.numel());
       break;
     }
-#endif
     default: unsupported_device("add", a);
   }
   return record(out, "add", {a_in, b_in}, [](const Tensor& g) { return std::vector<Tensor>{g, g}; });
@@ -72,14 +68,12 @@ Tensor relu(const Tensor& x_in) {
       p.execute(cpu::stream(), {{DNNL_ARG_SRC, cpu::memory(x)}, {DNNL_ARG_DST, cpu::memory(y)}});
       break;
     }
-#ifdef NF_WITH_CUDA
     case DeviceType::CUDA: {
       check_dtype("relu", x, DType::F32);
       cuda::Scope scope(x.device());
       cuda::eltwise_relu(x.data<float>(), y.data<float>(), x.numel());
       break;
     }
-#endif
     default: unsupported_device("relu", x);
   }
   Tensor y_saved = y.detach();
@@ -101,13 +95,11 @@ Tensor relu(const Tensor& x_in) {
                                   {DNNL_ARG_DIFF_SRC, cpu::memory(dx)}});
         break;
       }
-#ifdef NF_WITH_CUDA
       case DeviceType::CUDA: {
         cuda::Scope scope(g.device());
         cuda::eltwise_relu_backward(y_saved.data<float>(), g.data<float>(), dx.data<float>(), g.numel());
         break;
       }
-#endif
       default: unsupported_device("relu backward", g);
     }
     return std::vector<Tensor>{dx};
@@ -119,14 +111,12 @@ Tensor mul_scalar(const Tensor& x_in, float s) {
   Tensor y = Tensor::empty_like(x);
   switch (x.device().type) {
     case DeviceType::CPU: cpu_linear(x, y, s, 0.f); break;
-#ifdef NF_WITH_CUDA
     case DeviceType::CUDA: {
       check_dtype("mul_scalar", x, DType::F32);
       cuda::Scope scope(x.device());
       cuda::eltwise_scale(x.data<float>(), s, y.data<float>(), x.numel());
       break;
     }
-#endif
     default: unsupported_device("mul_scalar", x);
   }
   return record(y, "mul_scalar", {x_in}, [s](const Tensor& g) { return std::vector<Tensor>{mul_scalar(g, s)}; });

@@ -13,10 +13,8 @@
 #include "framework/ops/reduce.h"
 #include "framework/ops/dispatch.h"
 
-#ifdef NF_WITH_CUDA
-#include "framework/backends/cuda/context.h"
-#include "framework/backends/cuda/linear_cublas.h"
-#endif
+#include "framework/backends/cuda/device.h"
+#include "framework/backends/cuda/linear.h"
 
 namespace nf::ops {
 
@@ -139,7 +137,6 @@ void cpu_backward(const Shape& xs, const Shape& ws, const Tensor& x, const Tenso
   }
 }
 
-#ifdef NF_WITH_CUDA
 void cuda_forward(const Tensor& x, const Tensor& w, const Tensor& b, Tensor& y) {
   cuda::Scope scope(x.device());
   cuda::linear_forward(x.data<float>(), w.data<float>(), b.defined() ? b.data<float>() : nullptr, y.data<float>(),
@@ -160,7 +157,6 @@ void cuda_backward(const Shape& xs, const Shape& ws, const Tensor& x, const Tens
   }
   if (db) *db = sum_except_dim1(gy);
 }
-#endif
 
 }  // namespace
 
@@ -172,9 +168,7 @@ Tensor linear(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in) {
   Tensor y = Tensor::empty({x.size(0), w.size(0)}, x.dtype(), x.device());
   switch (x.device().type) {
     case DeviceType::CPU: cpu_forward(x, w, b, y, training); break;
-#ifdef NF_WITH_CUDA
     case DeviceType::CUDA: cuda_forward(x, w, b, y); break;
-#endif
     default: unsupported_device("linear", x);
   }
   if (!training) return y;
@@ -191,12 +185,10 @@ Tensor linear(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in) {
         cpu_backward(xs, ws, x_saved, w_saved, gy, need_dx ? &dx : nullptr, need_dw ? &dw : nullptr,
                      need_db ? &db : nullptr);
         break;
-#ifdef NF_WITH_CUDA
       case DeviceType::CUDA:
         cuda_backward(xs, ws, x_saved, w_saved, gy, need_dx ? &dx : nullptr, need_dw ? &dw : nullptr,
                       need_db ? &db : nullptr);
         break;
-#endif
       default: unsupported_device("linear backward", gy);
     }
     return std::vector<Tensor>{dx, dw, db};

@@ -14,10 +14,8 @@
 #include "framework/autograd/autograd.h"
 #include "framework/ops/dispatch.h"
 
-#ifdef NF_WITH_CUDA
-#include "framework/backends/cuda/context.h"
-#include "framework/backends/cuda/loss_kernels.h"
-#endif
+#include "framework/backends/cuda/device.h"
+#include "framework/backends/cuda/loss.h"
 
 namespace nf::ops {
 
@@ -60,7 +58,6 @@ Tensor cross_entropy_backward(const Tensor& g, const Tensor& logits, const Tenso
           d[n * K + k] = static_cast<float>((std::exp(x[n * K + k] - lse[n]) - off - (k == t[n] ? on : 0.0)) * scale);
       break;
     }
-#ifdef NF_WITH_CUDA
     case DeviceType::CUDA: {
       check_dtype("cross_entropy backward", g, DType::F32);
       NF_CHECK(g.numel() == 1 && g.device() == logits.device(), "cross_entropy backward: gradient " + g.str());
@@ -69,7 +66,6 @@ Tensor cross_entropy_backward(const Tensor& g, const Tensor& logits, const Tenso
                                    g.data<float>(), N, K, ls, dx.data<float>());
       break;
     }
-#endif
     default: unsupported_device("cross_entropy backward", logits);
   }
   return dx;
@@ -104,7 +100,6 @@ Tensor cross_entropy(const Tensor& logits_in, const Tensor& targets_in, double l
       *loss.data<float>() = static_cast<float>(total / N);
       break;
     }
-#ifdef NF_WITH_CUDA
     case DeviceType::CUDA: {
       cuda::Scope scope(logits.device());
       const Tensor row_loss = double_slots(N, logits.device());
@@ -112,7 +107,6 @@ Tensor cross_entropy(const Tensor& logits_in, const Tensor& targets_in, double l
                                   doubles(row_loss), loss.data<float>());
       break;
     }
-#endif
     default: unsupported_device("cross_entropy", logits);
   }
   return record(loss, "cross_entropy", {logits_in}, [logits = logits.detach(), lse_slots, targets, ls](const Tensor& g) {

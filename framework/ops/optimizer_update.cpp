@@ -13,10 +13,8 @@
 
 #include "framework/ops/dispatch.h"
 
-#ifdef NF_WITH_CUDA
-#include "framework/backends/cuda/context.h"
-#include "framework/backends/cuda/optimizer_kernels.h"
-#endif
+#include "framework/backends/cuda/device.h"
+#include "framework/backends/cuda/optimizer_update.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #define NF_FMA_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
@@ -116,7 +114,6 @@ AdamWScalars adamw_checked(const AdamWSlot& slot, const AdamWHyper& h, const Ten
           float(-(h.lr / bias_correction1))};
 }
 
-#ifdef NF_WITH_CUDA
 // One fused launch writes every slot at once: two slots on one parameter would race.
 template <class Slot>
 void check_distinct(const char* op, const std::vector<Slot>& slots) {
@@ -127,7 +124,6 @@ void check_distinct(const char* op, const std::vector<Slot>& slots) {
   NF_CHECK(std::adjacent_find(ptrs.begin(), ptrs.end()) == ptrs.end(),
            std::string(op) + ": the same parameter is in two slots of one update");
 }
-#endif
 
 }  // namespace
 
@@ -146,7 +142,6 @@ void sgd_update_multi(const std::vector<SgdSlot>& slots, const SgdHyper& h) {
         sgd_cpu(slots[i].param.data<float>(), slots[i].grad.data<float>(),
                 s[i].use_momentum ? slots[i].momentum_buf.data<float>() : nullptr, slots[i].param.numel(), s[i]);
       break;
-#ifdef NF_WITH_CUDA
     case DeviceType::CUDA: {
       check_distinct("sgd_update", slots);
       cuda::Scope scope(first.device());
@@ -160,7 +155,6 @@ void sgd_update_multi(const std::vector<SgdSlot>& slots, const SgdHyper& h) {
                                 c.nesterov});
       break;
     }
-#endif
     default: unsupported_device("sgd_update", first);
   }
 }
@@ -181,7 +175,6 @@ void adamw_update_multi(const std::vector<AdamWSlot>& slots, const AdamWHyper& h
         adamw_cpu(slots[i].param.data<float>(), slots[i].grad.data<float>(), slots[i].exp_avg.data<float>(),
                   slots[i].exp_avg_sq.data<float>(), slots[i].param.numel(), s[i]);
       break;
-#ifdef NF_WITH_CUDA
     case DeviceType::CUDA: {
       check_distinct("adamw_update", slots);
       cuda::Scope scope(first.device());
@@ -194,7 +187,6 @@ void adamw_update_multi(const std::vector<AdamWSlot>& slots, const AdamWHyper& h
       cuda::adamw_multi(tensors, {c.decay, c.beta1, c.one_minus_beta1, c.beta2, c.one_minus_beta2, c.eps});
       break;
     }
-#endif
     default: unsupported_device("adamw_update", first);
   }
 }

@@ -20,9 +20,7 @@
 #include "framework/autograd/autograd.h"
 #include "framework/backends/cpu/onednn.h"
 #include "framework/ops/dispatch.h"
-#ifdef NF_WITH_CUDA
-#include "framework/backends/cuda/pool_cudnn.h"
-#endif
+#include "framework/backends/cuda/pool.h"
 
 namespace nf::ops {
 
@@ -97,10 +95,8 @@ struct CpuBackward {
   dnnl::pooling_backward prim;
 };
 
-#ifdef NF_WITH_CUDA
 cuda::PoolMode cuda_mode(Kind kind) { return kind == Kind::Max ? cuda::PoolMode::Max : cuda::PoolMode::AvgIncludePad; }
 cuda::PoolWindow cuda_window(const Window& w) { return {w.kh, w.kw, w.sh, w.sw, w.ph, w.pw}; }
-#endif
 
 // ---- forward / backward through one pooling window -----------------------------------
 
@@ -134,9 +130,7 @@ Tensor pool_backward(const char* op, const Tensor& g_in, const Shape& xs, Memory
       b.prim.execute(cpu::stream(), args);
       break;
     }
-#ifdef NF_WITH_CUDA
     case DeviceType::CUDA: cuda::pool_backward(cuda_mode(kind), cuda_window(w), f, saved.x, saved.y, g, dx); break;
-#endif
     default: unsupported_device(op, g);
   }
   return dx;
@@ -171,12 +165,10 @@ Tensor pool_forward(const char* op, const Tensor& x_in, Kind kind, const Window&
       p.prim.execute(cpu::stream(), args);
       break;
     }
-#ifdef NF_WITH_CUDA
     case DeviceType::CUDA:
       cuda::pool_forward(cuda_mode(kind), cuda_window(w), f, x, y);
       if (needs_grad({x_in})) saved = {nullptr, x.detach(), y.detach()};
       break;
-#endif
     default: unsupported_device(op, x);
   }
   const Shape xs = x.shape();
@@ -218,14 +210,12 @@ Tensor adaptive_backward(const Tensor& g_in, const Shape& xs, MemoryFormat f) {
       });
       return dx.contiguous(f);
     }
-#ifdef NF_WITH_CUDA
     case DeviceType::CUDA: {
       Tensor g = g_in.contiguous(f);
       Tensor dx = Tensor::empty(xs, g.dtype(), g.device(), f);
       cuda::adaptive_avg_pool2d_backward(g, dx);
       return dx;
     }
-#endif
     default: unsupported_device("adaptive_avg_pool2d backward", g_in);
   }
 }
@@ -251,14 +241,12 @@ Tensor adaptive_forward(const Tensor& x_in, int64_t oh, int64_t ow) {
       y = y.contiguous(f);
       break;
     }
-#ifdef NF_WITH_CUDA
     case DeviceType::CUDA: {
       Tensor x = x_in.contiguous(f);
       y = Tensor::empty({x.size(0), x.size(1), oh, ow}, x.dtype(), x.device(), f);
       cuda::adaptive_avg_pool2d_forward(x, y);
       break;
     }
-#endif
     default: unsupported_device("adaptive_avg_pool2d", x_in);
   }
   const Shape xs = x_in.shape();

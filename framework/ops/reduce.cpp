@@ -6,10 +6,8 @@
 #include "framework/backends/cpu/onednn.h"
 #include "framework/ops/dispatch.h"
 
-#ifdef NF_WITH_CUDA
-#include "framework/backends/cuda/context.h"
-#include "framework/backends/cuda/reduce_kernels.h"
-#endif
+#include "framework/backends/cuda/device.h"
+#include "framework/backends/cuda/reduce.h"
 
 namespace nf::ops {
 
@@ -34,7 +32,6 @@ Tensor sum_except_dim1(const Tensor& g_in) {
       p.execute(cpu::stream(), {{DNNL_ARG_SRC, cpu::memory(g)}, {DNNL_ARG_DST, cpu::memory(cpu::plain_desc(kept), out)}});
       break;
     }
-#ifdef NF_WITH_CUDA
     case DeviceType::CUDA: {
       cuda::Scope scope(g.device());
       int64_t rest = 1;
@@ -42,7 +39,6 @@ Tensor sum_except_dim1(const Tensor& g_in) {
       cuda::sum_except_dim1(g.data<float>(), g.size(0), g.size(1), rest, out.data<float>(), g.device());
       break;
     }
-#endif
     default: unsupported_device("sum_except_dim1", g);
   }
   return out;
