@@ -3,7 +3,7 @@
 // plus an eval step (tests/parity/ref_batch_norm.py), eval-mode invariants (running
 // statistics untouched, each image independent of its batch), and the layer's
 // names, printout and errors.
-#include "framework/core/cpu_allocator.h"
+#include "framework/backends/cpu/allocator.h"
 #include "framework/ops/batch_norm.h"
 #include "layers/batch_norm.h"
 #include "test_util.h"
