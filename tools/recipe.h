@@ -20,7 +20,7 @@ struct DataSpec {
   int64_t batch_size = 128, eval_batch_size = 256;
   int64_t workers = 2;
   bool shuffle = true;
-  int64_t image_size = 0;  // image_folder: images are resized to this (0 = 32)
+  int64_t image_size = 32;  // image_folder: images are resized to image_size x image_size
   data::Compose train_transforms, test_transforms;
 };
 

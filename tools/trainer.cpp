@@ -26,7 +26,7 @@ namespace fs = std::filesystem;
 namespace nf {
 
 std::unique_ptr<data::DataLoader> make_loader(const Recipe& r, const std::string& split, bool for_training) {
-  auto ds = data::open_dataset(r.data.dataset, r.data.root, split, r.model.in_channels);
+  auto ds = data::open_dataset(r.data.dataset, r.data.root, split, r.model.in_channels, r.data.image_size);
   NF_CHECK(ds->sample_shape()[0] == r.model.in_channels,
            r.file + ": model.in_channels is " + std::to_string(r.model.in_channels) + " but " + r.data.dataset +
                " images have " + std::to_string(ds->sample_shape()[0]) + " channels");
