@@ -83,9 +83,9 @@ void run_bench(const Recipe& r, const BenchOptions& o) {
   std::printf("  peak RSS %.0f MiB, %.2f GMAC per image\n", peak_rss_mib(), macs / 1e9);
   if (o.json) {
     nlohmann::json j = {{"model", r.model.name},          {"batch", batch},
-                        {"device", where.device.str()},   {"precision", r.precision},
+                        {"device", where.device.str()},   {"precision", choice_name(r.precision)},
                         {"channels_last", where.channels_last}, {"cudnn_benchmark", r.cudnn_benchmark},
-                        {"conv_algorithm", r.conv_algorithm},
+                        {"conv_algorithm", choice_name(r.conv_algorithm)},
                         {"threads", cpu::num_threads()},  {"train_images_per_s", train_ips},
                         {"eval_images_per_s", eval_ips},  {"train_ms_per_step", 1e3 * train_s},
                         {"eval_ms_per_step", 1e3 * eval_s}, {"peak_rss_mib", peak_rss_mib()},

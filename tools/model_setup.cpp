@@ -5,6 +5,7 @@
 #include "framework/ops/conv.h"
 #include "layers/batch_norm.h"
 #include "models/registry.h"
+#include "tools/glob.h"
 
 #ifdef NF_WITH_CUDA
 #include "framework/backends/cuda/context.h"
@@ -14,14 +15,13 @@ namespace nf {
 
 Placement recipe_placement(const Recipe& r) {
   Placement p{Device::parse(r.device), false};
-  ops::set_cpu_conv_algorithm(r.conv_algorithm == "direct" ? ops::CpuConvAlgorithm::Direct
-                                                           : ops::CpuConvAlgorithm::Winograd);
+  ops::set_cpu_conv_algorithm(r.conv_algorithm);
   if (p.device.is_cpu()) return p;
   NF_CHECK(cuda_available(), r.file + ": device: " + r.device + " but no CUDA GPU was found on this machine");
   p.channels_last = r.channels_last;
 #ifdef NF_WITH_CUDA
   cuda::Scope scope(p.device);
-  cuda::set_allow_tf32(r.precision == "tf32");
+  cuda::set_allow_tf32(r.precision == Precision::Tf32);
   cuda::set_cudnn_benchmark(r.cudnn_benchmark);
 #endif
   return p;
@@ -61,7 +61,7 @@ ModulePtr build_recipe_model(const Recipe& r, bool load_init) {
   for (auto& [name, p] : model->named_parameters())
     for (auto& pattern : r.finetune.freeze)
       if (glob_match(pattern, name)) p.set_requires_grad(false);
-  if (r.finetune.bn == "frozen")
+  if (r.finetune.bn == BnMode::Frozen)
     for (auto& [name, m] : model->named_modules())
       if (auto* bn = dynamic_cast<BatchNorm*>(m.get())) {
         if (bn->weight().defined()) bn->weight().set_requires_grad(false);
@@ -71,9 +71,9 @@ ModulePtr build_recipe_model(const Recipe& r, bool load_init) {
   return model;
 }
 
-void set_training_mode(Module& model, const std::string& bn_mode) {
+void set_training_mode(Module& model, BnMode bn_mode) {
   model.train();
-  if (bn_mode == "trainable") return;
+  if (bn_mode == BnMode::Trainable) return;
   for (auto& [name, m] : model.named_modules())
     if (dynamic_cast<BatchNorm*>(m.get())) m->eval();
 }

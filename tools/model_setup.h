@@ -36,6 +36,6 @@ ModulePtr build_recipe_model(const Recipe& r, bool load_init = true);
 void load_weights(Module& model, const std::string& path);
 
 // model.train() plus the finetune.bn mode (BN layers to eval for frozen modes).
-void set_training_mode(Module& model, const std::string& bn_mode);
+void set_training_mode(Module& model, BnMode bn_mode);
 
 }  // namespace nf

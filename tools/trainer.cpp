@@ -18,6 +18,7 @@
 #include "framework/optim/lr_schedule.h"
 #include "framework/optim/sgd.h"
 #include "layers/batch_norm.h"
+#include "tools/glob.h"
 #include "tools/model_setup.h"
 #include "tools/progress.h"
 
@@ -97,7 +98,7 @@ std::unique_ptr<optim::Optimizer> make_optimizer(const Recipe& r, Module& model)
   std::vector<optim::ParamGroup> groups;
   for (auto* g : {&decay, &no_decay})
     if (!g->params.empty()) groups.push_back(*g);
-  if (r.optimizer.name == "adamw") {
+  if (r.optimizer.name == OptimizerName::AdamW) {
     optim::AdamWOptions o{r.optimizer.lr, r.optimizer.beta1, r.optimizer.beta2, r.optimizer.eps, r.optimizer.weight_decay};
     return std::make_unique<optim::AdamW>(groups, o);
   }
@@ -109,21 +110,11 @@ std::unique_ptr<optim::Optimizer> make_optimizer(const Recipe& r, Module& model)
 namespace {
 
 optim::LrSchedule make_schedule(const Recipe& r, int64_t steps_per_epoch, int64_t total_steps) {
-  optim::ScheduleOptions o;
-  o.name = r.schedule.name;
+  optim::ScheduleOptions o = r.schedule.options;
   o.base_lr = r.optimizer.lr;
   o.total_steps = total_steps;
   o.steps_per_epoch = steps_per_epoch;
   o.warmup_steps = std::llround(r.schedule.warmup_epochs * steps_per_epoch);
-  o.warmup_start_factor = r.schedule.warmup_start_factor;
-  o.step_size_epochs = r.schedule.step_size;
-  o.milestones_epochs = r.schedule.milestones;
-  o.gamma = r.schedule.gamma;
-  o.min_lr = r.schedule.min_lr;
-  o.max_lr = r.schedule.max_lr;
-  o.pct_start = r.schedule.pct_start;
-  o.div_factor = r.schedule.div_factor;
-  o.final_div_factor = r.schedule.final_div_factor;
   return optim::LrSchedule(o);
 }
 
