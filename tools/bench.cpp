@@ -1,3 +1,4 @@
+// run_bench: timing training steps and evaluation on synthetic batches (see bench.h).
 #include "tools/bench.h"
 
 #include <sys/resource.h>
@@ -11,9 +12,10 @@
 #include "framework/core/random.h"
 #include "framework/ops/loss.h"
 #include "tools/commands.h"
+#include "tools/factories.h"
 #include "tools/model_setup.h"
+#include "tools/runtime.h"
 #include "tools/summary.h"
-#include "tools/trainer.h"
 
 namespace nf {
 
@@ -46,7 +48,9 @@ double peak_rss_mib() {
 
 void run_bench(const Recipe& r, const BenchOptions& o) {
   NF_CHECK(o.iters >= 1, "--iters must be >= 1");
-  cpu::set_num_threads(static_cast<int>(o.threads >= 0 ? o.threads : r.threads));
+  Recipe run = r;  // --threads overrides the recipe's
+  if (o.threads >= 0) run.threads = o.threads;
+  configure_runtime(run);
   const int64_t batch = o.batch > 0 ? o.batch : r.data.batch_size;
   ModulePtr model = build_recipe_model(r, false);
   const Shape chw = recipe_input_shape(r);
