@@ -91,11 +91,9 @@ bool evaluation_due(const Recipe& r, int64_t epoch, bool last) {
 void report_epoch(const RunDir& run, const TrainerPosition& at, const EpochStats& s,
                   const std::optional<EvalResult>& test, double seconds) {
   const int64_t seen = std::max<int64_t>(s.seen, 1);
-  nlohmann::json line = {{"epoch", at.epoch},          {"step", at.step},
-                         {"lr", s.lr},                 {"train_loss", s.loss_sum / seen},
-                         {"train_top1", double(s.correct) / seen}, {"test_loss", nullptr},
-                         {"test_top1", nullptr},       {"test_top5", nullptr},
-                         {"seconds", seconds}};
+  nlohmann::json line = {{"epoch", at.epoch}, {"step", at.step}, {"lr", s.lr}, {"train_loss", s.loss_sum / seen},
+                         {"train_top1", double(s.correct) / seen}, {"test_loss", nullptr}, {"test_top1", nullptr},
+                         {"test_top5", nullptr}, {"seconds", seconds}};
   std::string test_msg;
   if (test) {
     line["test_loss"] = test->loss, line["test_top1"] = test->top1, line["test_top5"] = test->top5;
