@@ -17,6 +17,12 @@ constexpr double kInf = std::numeric_limits<double>::infinity();
 const Choices<Precision> kPrecisions = {{"fp32", Precision::Fp32}, {"tf32", Precision::Tf32}};
 const Choices<ops::CpuConvAlgorithm> kConvAlgorithms = {{"winograd", ops::CpuConvAlgorithm::Winograd},
                                                         {"direct", ops::CpuConvAlgorithm::Direct}};
+const Choices<optim::ScheduleName> kSchedules = [] {
+  using S = optim::ScheduleName;
+  Choices<S> c;
+  for (S n : {S::Constant, S::Step, S::MultiStep, S::Cosine, S::OneCycle}) c.emplace_back(optim::schedule_name(n), n);
+  return c;
+}();
 const Choices<OptimizerName> kOptimizers = {{"sgd", OptimizerName::Sgd}, {"adamw", OptimizerName::AdamW}};
 const Choices<BnMode> kBnModes = {
     {"trainable", BnMode::Trainable}, {"frozen", BnMode::Frozen}, {"frozen_stats", BnMode::FrozenStats}};
@@ -134,19 +140,19 @@ Recipe parse_recipe(const std::string& file, const std::vector<std::string>& set
 
   YamlSection s = root.section("schedule");
   optim::ScheduleOptions& so = r.schedule.options;
-  so.name = s.get_choice("name", "cosine", {"constant", "step", "multistep", "cosine", "onecycle"});
+  so.name = s.get_enum("name", "cosine", kSchedules);
   r.schedule.warmup_epochs = s.get_float("warmup_epochs", 0, 0, 1e6);
   so.warmup_start_factor = s.get_float("warmup_start_factor", 0.0, 0.0, 1.0);
-  if (so.name == "step") so.step_size_epochs = s.get_int("step_size", 30, 1, kMaxInt);
-  if (so.name == "multistep") {
+  if (so.name == optim::ScheduleName::Step) so.step_size_epochs = s.get_int("step_size", 30, 1, kMaxInt);
+  if (so.name == optim::ScheduleName::MultiStep) {
     for (double e : s.get_float_list("milestones", {80, 120})) {
       if (e < 1 || e != static_cast<int64_t>(e)) s.fail("milestones", "milestones are positive whole epochs");
       so.milestones_epochs.push_back(static_cast<int64_t>(e));
     }
   }
-  if (so.name == "step" || so.name == "multistep") so.gamma = s.get_float("gamma", 0.1, 0.0, 1.0);
-  if (so.name == "cosine") so.min_lr = s.get_float("min_lr", 0.0, 0.0, kInf);
-  if (so.name == "onecycle") {
+  if (so.name == optim::ScheduleName::Step || so.name == optim::ScheduleName::MultiStep) so.gamma = s.get_float("gamma", 0.1, 0.0, 1.0);
+  if (so.name == optim::ScheduleName::Cosine) so.min_lr = s.get_float("min_lr", 0.0, 0.0, kInf);
+  if (so.name == optim::ScheduleName::OneCycle) {
     so.max_lr = s.get_float("max_lr", r.optimizer.lr, 0.0, 1e3);
     so.pct_start = s.get_float("pct_start", 0.3, 0.0, 1.0);
     so.div_factor = s.get_float("div_factor", 25.0, 1e-9, kInf);

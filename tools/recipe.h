@@ -43,7 +43,7 @@ struct OptimizerSpec {
 // factor, step_size, milestones, gamma, min_lr, onecycle's); make_schedule adds what
 // depends on the optimizer and the data (base_lr, steps per epoch, total steps).
 struct ScheduleSpec {
-  ScheduleSpec() { options.name = "cosine"; }  // the parser's default
+  ScheduleSpec() { options.name = optim::ScheduleName::Cosine; }  // the parser's default
   optim::ScheduleOptions options;
   double warmup_epochs = 0;  // may be fractional: options.warmup_steps = round(warmup_epochs * steps per epoch)
 };

@@ -31,21 +31,30 @@ void check_nonnegative(const std::string& what, int64_t v) {
 
 }  // namespace
 
+const char* schedule_name(ScheduleName n) {
+  switch (n) {
+    case ScheduleName::Constant: return "constant";
+    case ScheduleName::Step: return "step";
+    case ScheduleName::MultiStep: return "multistep";
+    case ScheduleName::Cosine: return "cosine";
+    case ScheduleName::OneCycle: return "onecycle";
+  }
+  return "?";
+}
+
 LrSchedule::LrSchedule(ScheduleOptions o) : o_(std::move(o)) {
-  const std::string& n = o_.name;
-  NF_CHECK(n == "constant" || n == "step" || n == "multistep" || n == "cosine" || n == "onecycle",
-           "lr schedule: unknown name '" + n + "' (expected constant|step|multistep|cosine|onecycle)");
+  const ScheduleName n = o_.name;
   check_nonnegative("base_lr", o_.base_lr);
   check_nonnegative("total_steps", o_.total_steps);
   check_nonnegative("warmup_steps", o_.warmup_steps);
   NF_CHECK(o_.warmup_start_factor >= 0 && o_.warmup_start_factor <= 1,
            "lr schedule: warmup_start_factor must be in [0, 1], got " + format_value(o_.warmup_start_factor));
-  if (n == "step" || n == "multistep") {
-    check_positive(n + ": steps_per_epoch", o_.steps_per_epoch);
-    check_positive(n + ": gamma", o_.gamma);
+  if (n == ScheduleName::Step || n == ScheduleName::MultiStep) {
+    check_positive(std::string(schedule_name(n)) + ": steps_per_epoch", o_.steps_per_epoch);
+    check_positive(std::string(schedule_name(n)) + ": gamma", o_.gamma);
   }
-  if (n == "step") check_positive("step: step_size_epochs", o_.step_size_epochs);
-  if (n == "multistep") {
+  if (n == ScheduleName::Step) check_positive("step: step_size_epochs", o_.step_size_epochs);
+  if (n == ScheduleName::MultiStep) {
     const auto& m = o_.milestones_epochs;
     NF_CHECK(!m.empty(), "lr schedule: multistep needs milestones_epochs");
     for (size_t i = 0; i < m.size(); ++i)
@@ -53,13 +62,13 @@ LrSchedule::LrSchedule(ScheduleOptions o) : o_(std::move(o)) {
                "lr schedule: milestones_epochs must be positive and strictly increasing, got " +
                    std::to_string(m[i]) + " at index " + std::to_string(i));
   }
-  if (n == "cosine") {
+  if (n == ScheduleName::Cosine) {
     check_nonnegative("cosine: min_lr", o_.min_lr);
     NF_CHECK(o_.total_steps > o_.warmup_steps,
              "lr schedule: cosine needs total_steps (" + std::to_string(o_.total_steps) + ") > warmup_steps (" +
                  std::to_string(o_.warmup_steps) + ")");
   }
-  if (n == "onecycle") {
+  if (n == ScheduleName::OneCycle) {
     NF_CHECK(o_.warmup_steps == 0, "lr schedule: onecycle has its own warm-up; warmup_steps must be 0");
     check_positive("onecycle: total_steps", o_.total_steps);
     check_nonnegative("onecycle: max_lr", o_.max_lr);
@@ -77,7 +86,7 @@ LrSchedule::LrSchedule(ScheduleOptions o) : o_(std::move(o)) {
 
 double LrSchedule::lr_at(int64_t step) const {
   NF_CHECK(step >= 0, "lr schedule: negative step " + std::to_string(step));
-  if (o_.name == "onecycle") return onecycle_lr(std::min(step, o_.total_steps - 1));
+  if (o_.name == ScheduleName::OneCycle) return onecycle_lr(std::min(step, o_.total_steps - 1));
   if (step < o_.warmup_steps) {  // LinearLR closed form, end_factor 1
     const double f = o_.warmup_start_factor;
     return o_.base_lr * (f + (1.0 - f) * double(step) / o_.warmup_steps);
@@ -86,18 +95,18 @@ double LrSchedule::lr_at(int64_t step) const {
 }
 
 double LrSchedule::main_lr(int64_t t) const {
-  const std::string& n = o_.name;
-  if (n == "step") {
+  const ScheduleName n = o_.name;
+  if (n == ScheduleName::Step) {
     const int64_t epoch = t / o_.steps_per_epoch;
     return o_.base_lr * std::pow(o_.gamma, double(epoch / o_.step_size_epochs));
   }
-  if (n == "multistep") {
+  if (n == ScheduleName::MultiStep) {
     const int64_t epoch = t / o_.steps_per_epoch;
     const auto& m = o_.milestones_epochs;
     const auto passed = std::upper_bound(m.begin(), m.end(), epoch) - m.begin();  // bisect_right
     return o_.base_lr * std::pow(o_.gamma, double(passed));
   }
-  if (n == "cosine") {
+  if (n == ScheduleName::Cosine) {
     const int64_t t_max = o_.total_steps - o_.warmup_steps;
     if (t >= t_max) return o_.min_lr;
     return o_.min_lr +

@@ -23,8 +23,11 @@
 
 namespace nf::optim {
 
+enum class ScheduleName { Constant, Step, MultiStep, Cosine, OneCycle };
+const char* schedule_name(ScheduleName n);  // "constant", "step", "multistep", "cosine", "onecycle"
+
 struct ScheduleOptions {
-  std::string name = "constant";  // constant | step | multistep | cosine | onecycle
+  ScheduleName name = ScheduleName::Constant;
   double base_lr = 0.1;
   int64_t total_steps = 0;      // required by cosine and onecycle
   int64_t steps_per_epoch = 0;  // required by step and multistep

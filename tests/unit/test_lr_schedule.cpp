@@ -36,31 +36,31 @@ void expect_schedule(const std::string& name, const ScheduleOptions& o, const st
 
 TEST(LrScheduleParity, MatchesPyTorchSchedulers) {
   io::TensorDict ref = test::load_ref("optim_lr");
-  expect_schedule("cosine", {.name = "cosine", .base_lr = 0.1, .total_steps = 100, .min_lr = 1e-3}, ref_lrs(ref, "cosine"));
-  expect_schedule("cosine_zero_min", {.name = "cosine", .base_lr = 0.05, .total_steps = 77},
+  expect_schedule("cosine", {.name = ScheduleName::Cosine, .base_lr = 0.1, .total_steps = 100, .min_lr = 1e-3}, ref_lrs(ref, "cosine"));
+  expect_schedule("cosine_zero_min", {.name = ScheduleName::Cosine, .base_lr = 0.05, .total_steps = 77},
                   ref_lrs(ref, "cosine_zero_min"));
-  expect_schedule("step", {.name = "step", .base_lr = 0.1, .steps_per_epoch = 5, .step_size_epochs = 4, .gamma = 0.5},
+  expect_schedule("step", {.name = ScheduleName::Step, .base_lr = 0.1, .steps_per_epoch = 5, .step_size_epochs = 4, .gamma = 0.5},
                   ref_lrs(ref, "step"));
   expect_schedule("multistep",
-                  {.name = "multistep", .base_lr = 0.1, .steps_per_epoch = 7, .milestones_epochs = {3, 5, 8}},
+                  {.name = ScheduleName::MultiStep, .base_lr = 0.1, .steps_per_epoch = 7, .milestones_epochs = {3, 5, 8}},
                   ref_lrs(ref, "multistep"));
-  expect_schedule("onecycle", {.name = "onecycle", .base_lr = 0.1, .total_steps = 97, .max_lr = 0.2},
+  expect_schedule("onecycle", {.name = ScheduleName::OneCycle, .base_lr = 0.1, .total_steps = 97, .max_lr = 0.2},
                   ref_lrs(ref, "onecycle"));
   expect_schedule("onecycle_three_linear",
-                  {.name = "onecycle", .total_steps = 50, .max_lr = 0.1, .pct_start = 0.25, .div_factor = 10,
+                  {.name = ScheduleName::OneCycle, .total_steps = 50, .max_lr = 0.1, .pct_start = 0.25, .div_factor = 10,
                    .final_div_factor = 100, .three_phase = true, .anneal = "linear"},
                   ref_lrs(ref, "onecycle_three_linear"));
   expect_schedule("warmup_cosine",
-                  {.name = "cosine", .base_lr = 0.1, .total_steps = 100, .warmup_steps = 10,
+                  {.name = ScheduleName::Cosine, .base_lr = 0.1, .total_steps = 100, .warmup_steps = 10,
                    .warmup_start_factor = 0.1, .min_lr = 1e-4},
                   ref_lrs(ref, "warmup_cosine"));
-  expect_schedule("warmup_constant", {.name = "constant", .base_lr = 0.4, .warmup_steps = 8, .warmup_start_factor = 0.25},
+  expect_schedule("warmup_constant", {.name = ScheduleName::Constant, .base_lr = 0.4, .warmup_steps = 8, .warmup_start_factor = 0.25},
                   ref_lrs(ref, "warmup_constant"));
 }
 
 TEST(LrSchedule, ClosedFormsByHand) {
   // Warm-up then step decay: epochs of the main schedule count from the warm-up's end.
-  LrSchedule step({.name = "step", .base_lr = 1.0, .steps_per_epoch = 10, .warmup_steps = 4,
+  LrSchedule step({.name = ScheduleName::Step, .base_lr = 1.0, .steps_per_epoch = 10, .warmup_steps = 4,
                    .step_size_epochs = 2, .gamma = 0.1});
   EXPECT_DOUBLE_EQ(step.lr_at(0), 0.0);
   EXPECT_DOUBLE_EQ(step.lr_at(2), 0.5);
@@ -68,23 +68,23 @@ TEST(LrSchedule, ClosedFormsByHand) {
   EXPECT_DOUBLE_EQ(step.lr_at(23), 1.0);
   EXPECT_DOUBLE_EQ(step.lr_at(24), 0.1);
   EXPECT_DOUBLE_EQ(step.lr_at(44), 0.01);
-  LrSchedule multi({.name = "multistep", .base_lr = 0.1, .steps_per_epoch = 3, .milestones_epochs = {1, 4}, .gamma = 0.5});
+  LrSchedule multi({.name = ScheduleName::MultiStep, .base_lr = 0.1, .steps_per_epoch = 3, .milestones_epochs = {1, 4}, .gamma = 0.5});
   EXPECT_DOUBLE_EQ(multi.lr_at(2), 0.1);
   EXPECT_DOUBLE_EQ(multi.lr_at(3), 0.05);
   EXPECT_DOUBLE_EQ(multi.lr_at(11), 0.05);
   EXPECT_DOUBLE_EQ(multi.lr_at(12), 0.025);
   EXPECT_DOUBLE_EQ(multi.lr_at(1000), 0.025);
   // Cosine holds eta_min past its end; onecycle holds its last rate.
-  LrSchedule cos({.name = "cosine", .base_lr = 0.1, .total_steps = 10, .min_lr = 0.01});
+  LrSchedule cos({.name = ScheduleName::Cosine, .base_lr = 0.1, .total_steps = 10, .min_lr = 0.01});
   EXPECT_DOUBLE_EQ(cos.lr_at(0), 0.1);
   EXPECT_NEAR(cos.lr_at(5), 0.055, 1e-15);
   EXPECT_DOUBLE_EQ(cos.lr_at(10), 0.01);
   EXPECT_DOUBLE_EQ(cos.lr_at(50), 0.01);
-  LrSchedule one({.name = "onecycle", .base_lr = 0.1, .total_steps = 20});
+  LrSchedule one({.name = ScheduleName::OneCycle, .base_lr = 0.1, .total_steps = 20});
   EXPECT_DOUBLE_EQ(one.lr_at(0), 0.1 / 25);
   EXPECT_NEAR(one.lr_at(19), 0.1 / 25 / 1e4, 1e-18);
   EXPECT_DOUBLE_EQ(one.lr_at(100), one.lr_at(19));
-  EXPECT_DOUBLE_EQ(LrSchedule({.name = "constant", .base_lr = 0.3}).lr_at(12345), 0.3);
+  EXPECT_DOUBLE_EQ(LrSchedule({.name = ScheduleName::Constant, .base_lr = 0.3}).lr_at(12345), 0.3);
 }
 
 TEST(LrSchedule, InvalidOptionsThrowClearErrors) {
@@ -101,22 +101,21 @@ TEST(LrSchedule, InvalidOptionsThrowClearErrors) {
   auto expect_msg = [&](const ScheduleOptions& o, const std::string& needle) {
     EXPECT_NE(msg(o).find(needle), std::string::npos) << "expected an error mentioning " << needle;
   };
-  expect_msg({.name = "poly"}, "unknown name 'poly'");
-  expect_msg({.name = "constant", .base_lr = -0.1}, "base_lr");
-  expect_msg({.name = "constant"}, "negative step");
-  expect_msg({.name = "constant", .warmup_steps = -1}, "warmup_steps");
-  expect_msg({.name = "constant", .warmup_start_factor = 1.5}, "warmup_start_factor");
-  expect_msg({.name = "step", .step_size_epochs = 2}, "steps_per_epoch");
-  expect_msg({.name = "step", .steps_per_epoch = 10}, "step_size_epochs");
-  expect_msg({.name = "step", .steps_per_epoch = 10, .step_size_epochs = 2, .gamma = 0}, "gamma");
-  expect_msg({.name = "multistep", .steps_per_epoch = 10}, "needs milestones_epochs");
-  expect_msg({.name = "multistep", .steps_per_epoch = 10, .milestones_epochs = {5, 5}}, "strictly increasing");
-  expect_msg({.name = "cosine", .total_steps = 10, .warmup_steps = 10}, "total_steps (10) > warmup_steps (10)");
-  expect_msg({.name = "cosine", .total_steps = 10, .min_lr = -1}, "min_lr");
-  expect_msg({.name = "onecycle"}, "total_steps");
-  expect_msg({.name = "onecycle", .total_steps = 10, .warmup_steps = 2}, "own warm-up");
-  expect_msg({.name = "onecycle", .total_steps = 10, .pct_start = 1.5}, "pct_start");
-  expect_msg({.name = "onecycle", .total_steps = 10, .pct_start = 0.1}, "zero steps");
-  expect_msg({.name = "onecycle", .total_steps = 10, .div_factor = 0}, "div_factor");
-  expect_msg({.name = "onecycle", .total_steps = 10, .anneal = "exp"}, "cos or linear");
+  expect_msg({.name = ScheduleName::Constant, .base_lr = -0.1}, "base_lr");
+  expect_msg({.name = ScheduleName::Constant}, "negative step");
+  expect_msg({.name = ScheduleName::Constant, .warmup_steps = -1}, "warmup_steps");
+  expect_msg({.name = ScheduleName::Constant, .warmup_start_factor = 1.5}, "warmup_start_factor");
+  expect_msg({.name = ScheduleName::Step, .step_size_epochs = 2}, "steps_per_epoch");
+  expect_msg({.name = ScheduleName::Step, .steps_per_epoch = 10}, "step_size_epochs");
+  expect_msg({.name = ScheduleName::Step, .steps_per_epoch = 10, .step_size_epochs = 2, .gamma = 0}, "gamma");
+  expect_msg({.name = ScheduleName::MultiStep, .steps_per_epoch = 10}, "needs milestones_epochs");
+  expect_msg({.name = ScheduleName::MultiStep, .steps_per_epoch = 10, .milestones_epochs = {5, 5}}, "strictly increasing");
+  expect_msg({.name = ScheduleName::Cosine, .total_steps = 10, .warmup_steps = 10}, "total_steps (10) > warmup_steps (10)");
+  expect_msg({.name = ScheduleName::Cosine, .total_steps = 10, .min_lr = -1}, "min_lr");
+  expect_msg({.name = ScheduleName::OneCycle}, "total_steps");
+  expect_msg({.name = ScheduleName::OneCycle, .total_steps = 10, .warmup_steps = 2}, "own warm-up");
+  expect_msg({.name = ScheduleName::OneCycle, .total_steps = 10, .pct_start = 1.5}, "pct_start");
+  expect_msg({.name = ScheduleName::OneCycle, .total_steps = 10, .pct_start = 0.1}, "zero steps");
+  expect_msg({.name = ScheduleName::OneCycle, .total_steps = 10, .div_factor = 0}, "div_factor");
+  expect_msg({.name = ScheduleName::OneCycle, .total_steps = 10, .anneal = "exp"}, "cos or linear");
 }
