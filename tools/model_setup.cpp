@@ -72,7 +72,7 @@ void set_training_mode(Module& model, BnMode bn_mode) {
     if (dynamic_cast<BatchNorm*>(m.get())) m->eval();
 }
 
-void recalibrate_bn(Module& model, data::DataLoader& loader, int64_t batches) {
+void recalibrate_bn(Module& model, data::DataLoader& loader, int64_t batches, const Placement& where) {
   std::vector<std::pair<BatchNorm*, std::optional<double>>> bns;
   for (auto& [n, m] : model.named_modules())
     if (auto* bn = dynamic_cast<BatchNorm*>(m.get())) {
@@ -85,7 +85,7 @@ void recalibrate_bn(Module& model, data::DataLoader& loader, int64_t batches) {
   loader.start_epoch(0);
   data::Batch b;
   int64_t done = 0;
-  while (done < batches && loader.next(b)) model.forward(b.images), ++done;
+  while (done < batches && loader.next(b)) model.forward(place(b.images, where)), ++done;
   for (auto& [bn, m] : bns) bn->set_momentum(m);
   spdlog::info("recalibrated BatchNorm statistics over {} batches", done);
 }

@@ -42,7 +42,7 @@ void set_training_mode(Module& model, BnMode bn_mode);
 
 // Recomputes BN running statistics over `batches` batches of the loader with weights
 // fixed (cumulative average, as a momentum of None does in PyTorch); leaves the model
-// in train mode.
-void recalibrate_bn(Module& model, data::DataLoader& loader, int64_t batches);
+// in train mode. Batches go where `where` says (the model must already be there).
+void recalibrate_bn(Module& model, data::DataLoader& loader, int64_t batches, const Placement& where);
 
 }  // namespace nf

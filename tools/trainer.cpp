@@ -35,7 +35,8 @@ void train(const Recipe& r, const std::optional<std::string>& resume) {
   if (!resume_dir.empty()) {
     at = checkpoints.restore(resume_dir, state);
   } else {
-    if (r.finetune.recalibrate_bn_batches > 0) recalibrate_bn(*model, *train_loader, r.finetune.recalibrate_bn_batches);
+    if (r.finetune.recalibrate_bn_batches > 0)
+      recalibrate_bn(*model, *train_loader, r.finetune.recalibrate_bn_batches, where);
     run.move_earlier_run_aside();
   }
   run.open(at.epoch);
@@ -47,8 +48,8 @@ void train(const Recipe& r, const std::optional<std::string>& resume) {
   TrainLoop loop(r, where, *model, *opt, schedule, *train_loader, run, progress);
   while (!training_finished(r, at)) {
     const EpochStats stats = loop.train_epoch(at);
-    const bool last = training_finished(r, at);  // asked before the epoch count moves on
     ++at.epoch;
+    const bool last = training_finished(r, at);
     std::optional<EvalResult> test;
     if (evaluation_due(r, at.epoch, last)) test = evaluate(*model, *test_loader, where);
     const bool is_best = test && test->top1 > at.best_top1;

@@ -10,6 +10,11 @@ done
 [ -f "$OUT/metrics.jsonl" ] || fail "metrics.jsonl missing"
 "$PY" -c "import json,sys; j=json.loads(open('$OUT/metrics.jsonl').readline()); assert j['step']==6 and 0<=j['test_top1']<=1, j" || fail "metrics.jsonl content"
 grep -q "max_steps: 6" "$OUT/final/config.yaml" || fail "config.yaml is not the resolved recipe"
+# trainer.eval_every: 0 evaluates at the end only, also when training runs by epochs.
+"$NF" train configs/smoke.yaml --set trainer.out_dir="$TMP/end_only" --set trainer.max_steps=null \
+  --set trainer.epochs=2 --set trainer.eval_every=0 --set data.batch_size=250 2>"$TMP/log_end_only"
+"$PY" -c "import json; l=[json.loads(x) for x in open('$TMP/end_only/metrics.jsonl')]; assert len(l)==2 and l[0]['test_top1'] is None and 0<=l[1]['test_top1']<=1, l" \
+  || fail "eval_every: 0 did not evaluate exactly the last epoch: $(cat "$TMP/end_only/metrics.jsonl")"
 
 "$NF" eval configs/smoke.yaml --checkpoint "$OUT/final" --json >"$TMP/eval.json"
 "$PY" -c "import json; j=json.load(open('$TMP/eval.json')); assert set(j)=={'loss','top1','top5','samples'} and j['samples']==1000 and 0<=j['top1']<=j['top5']<=1, j" \
