@@ -1,3 +1,4 @@
+// run_bench: timing training steps and evaluation on synthetic batches (see bench.h).
 #include "tools/bench.h"
 
 #include <sys/resource.h>
@@ -11,9 +12,10 @@
 #include "framework/core/random.h"
 #include "framework/ops/loss.h"
 #include "tools/commands.h"
+#include "tools/factories.h"
 #include "tools/model_setup.h"
+#include "tools/runtime.h"
 #include "tools/summary.h"
-#include "tools/trainer.h"
 
 namespace nf {
 
@@ -46,7 +48,9 @@ double peak_rss_mib() {
 
 void run_bench(const Recipe& r, const BenchOptions& o) {
   NF_CHECK(o.iters >= 1, "--iters must be >= 1");
-  cpu::set_num_threads(static_cast<int>(o.threads >= 0 ? o.threads : r.threads));
+  Recipe run = r;  // --threads overrides the recipe's
+  if (o.threads >= 0) run.threads = o.threads;
+  configure_runtime(run);
   const int64_t batch = o.batch > 0 ? o.batch : r.data.batch_size;
   ModulePtr model = build_recipe_model(r, false);
   const Shape chw = recipe_input_shape(r);
@@ -83,9 +87,9 @@ void run_bench(const Recipe& r, const BenchOptions& o) {
   std::printf("  peak RSS %.0f MiB, %.2f GMAC per image\n", peak_rss_mib(), macs / 1e9);
   if (o.json) {
     nlohmann::json j = {{"model", r.model.name},          {"batch", batch},
-                        {"device", where.device.str()},   {"precision", r.precision},
+                        {"device", where.device.str()},   {"precision", choice_name(r.precision)},
                         {"channels_last", where.channels_last}, {"cudnn_benchmark", r.cudnn_benchmark},
-                        {"conv_algorithm", r.conv_algorithm},
+                        {"conv_algorithm", choice_name(r.conv_algorithm)},
                         {"threads", cpu::num_threads()},  {"train_images_per_s", train_ips},
                         {"eval_images_per_s", eval_ips},  {"train_ms_per_step", 1e3 * train_s},
                         {"eval_ms_per_step", 1e3 * eval_s}, {"peak_rss_mib", peak_rss_mib()},

@@ -1,3 +1,4 @@
+// eval, predict and summary (see commands.h).
 #include "tools/commands.h"
 
 #include <spdlog/spdlog.h>
@@ -7,13 +8,13 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
-#include "data/dataset.h"
 #include "data/image.h"
 #include "framework/autograd/autograd.h"
-#include "framework/backends/cpu/onednn.h"
+#include "tools/evaluation.h"
+#include "tools/factories.h"
 #include "tools/model_setup.h"
+#include "tools/runtime.h"
 #include "tools/summary.h"
-#include "tools/trainer.h"
 
 namespace nf {
 
@@ -24,7 +25,7 @@ Shape recipe_input_shape(const Recipe& r) {
 }
 
 void run_eval(const Recipe& r, const std::string& checkpoint, const std::string& split, bool json) {
-  cpu::set_num_threads(static_cast<int>(r.threads));
+  configure_runtime(r);
   ModulePtr model = build_recipe_model(r, false);
   load_weights(*model, checkpoint);
   auto loader = make_loader(r, split, false);
@@ -40,14 +41,14 @@ void run_eval(const Recipe& r, const std::string& checkpoint, const std::string&
 
 void run_predict(const Recipe& r, const std::string& checkpoint, const std::vector<std::string>& images,
                  int64_t topk) {
-  cpu::set_num_threads(static_cast<int>(r.threads));
+  configure_runtime(r);
   ModulePtr model = build_recipe_model(r, false);
   load_weights(*model, checkpoint);
   model->eval();
   const Placement where = recipe_placement(r);
   std::vector<std::string> names;
   try {  // class names from the dataset files when they are at hand
-    names = data::open_dataset(r.data.dataset, r.data.root, "test", r.model.in_channels)->class_names();
+    names = open_recipe_dataset(r, "test")->class_names();
   } catch (const Error&) {
   }
   const Shape chw = recipe_input_shape(r);
@@ -77,6 +78,7 @@ void run_predict(const Recipe& r, const std::string& checkpoint, const std::vect
 }
 
 void run_summary(const Recipe& r) {
+  configure_runtime(r);
   ModulePtr model = build_recipe_model(r, false);
   int64_t total = 0, trainable = 0;
   for (auto& [n, p] : model->named_parameters()) {

@@ -13,9 +13,9 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
-#include "framework/backends/cpu/onednn.h"
 #include "tools/bench.h"
 #include "tools/commands.h"
+#include "tools/train_loop.h"
 #include "tools/trainer.h"
 
 int main(int argc, char** argv) {

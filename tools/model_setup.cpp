@@ -1,29 +1,23 @@
+// The recipe's model: placement, building with model.init/freezing, finetune.bn
+// training modes and BN recalibration.
 #include "tools/model_setup.h"
 
+#include <spdlog/spdlog.h>
+
+#include "framework/autograd/autograd.h"
 #include "framework/core/random.h"
 #include "framework/io/checkpoint.h"
-#include "framework/ops/conv.h"
 #include "layers/batch_norm.h"
 #include "models/registry.h"
-
-#ifdef NF_WITH_CUDA
-#include "framework/backends/cuda/context.h"
-#endif
+#include "tools/glob.h"
 
 namespace nf {
 
 Placement recipe_placement(const Recipe& r) {
   Placement p{Device::parse(r.device), false};
-  ops::set_cpu_conv_algorithm(r.conv_algorithm == "direct" ? ops::CpuConvAlgorithm::Direct
-                                                           : ops::CpuConvAlgorithm::Winograd);
   if (p.device.is_cpu()) return p;
   NF_CHECK(cuda_available(), r.file + ": device: " + r.device + " but no CUDA GPU was found on this machine");
   p.channels_last = r.channels_last;
-#ifdef NF_WITH_CUDA
-  cuda::Scope scope(p.device);
-  cuda::set_allow_tf32(r.precision == "tf32");
-  cuda::set_cudnn_benchmark(r.cudnn_benchmark);
-#endif
   return p;
 }
 
@@ -61,7 +55,7 @@ ModulePtr build_recipe_model(const Recipe& r, bool load_init) {
   for (auto& [name, p] : model->named_parameters())
     for (auto& pattern : r.finetune.freeze)
       if (glob_match(pattern, name)) p.set_requires_grad(false);
-  if (r.finetune.bn == "frozen")
+  if (r.finetune.bn == BnMode::Frozen)
     for (auto& [name, m] : model->named_modules())
       if (auto* bn = dynamic_cast<BatchNorm*>(m.get())) {
         if (bn->weight().defined()) bn->weight().set_requires_grad(false);
@@ -71,11 +65,29 @@ ModulePtr build_recipe_model(const Recipe& r, bool load_init) {
   return model;
 }
 
-void set_training_mode(Module& model, const std::string& bn_mode) {
+void set_training_mode(Module& model, BnMode bn_mode) {
   model.train();
-  if (bn_mode == "trainable") return;
+  if (bn_mode == BnMode::Trainable) return;
   for (auto& [name, m] : model.named_modules())
     if (dynamic_cast<BatchNorm*>(m.get())) m->eval();
+}
+
+void recalibrate_bn(Module& model, data::DataLoader& loader, int64_t batches) {
+  std::vector<std::pair<BatchNorm*, std::optional<double>>> bns;
+  for (auto& [n, m] : model.named_modules())
+    if (auto* bn = dynamic_cast<BatchNorm*>(m.get())) {
+      bns.emplace_back(bn, bn->options().momentum);
+      bn->recalibrate_reset();
+      bn->set_momentum(std::nullopt);
+    }
+  model.train();
+  NoGradGuard no_grad;
+  loader.start_epoch(0);
+  data::Batch b;
+  int64_t done = 0;
+  while (done < batches && loader.next(b)) model.forward(b.images), ++done;
+  for (auto& [bn, m] : bns) bn->set_momentum(m);
+  spdlog::info("recalibrated BatchNorm statistics over {} batches", done);
 }
 
 }  // namespace nf

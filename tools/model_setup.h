@@ -1,11 +1,14 @@
 // Building the recipe's model and applying what the recipe says about weights:
-// model.init (with finetune.reset_head), finetune.freeze, and finetune.bn modes
+// model.init (with finetune.reset_head), finetune.freeze, finetune.bn modes
 //   trainable     BN in train mode: batch statistics, running stats update, gamma/beta learn
 //   frozen        BN in eval mode, gamma/beta frozen: nothing about BN changes
 //   frozen_stats  BN in eval mode (running stats used and kept), gamma/beta learn
+// and finetune.recalibrate_bn_batches; where the recipe runs (its Placement).
+// Nothing here touches process-wide settings (tools/runtime.h does).
 #pragma once
 #include <string>
 
+#include "data/loader.h"
 #include "layers/module.h"
 #include "tools/recipe.h"
 
@@ -17,8 +20,7 @@ struct Placement {
   bool channels_last = false;
 };
 
-// The recipe's placement; fails clearly when it asks for a GPU that is not there, and
-// applies recipe.precision (TF32 on or off) to the CUDA backend.
+// The recipe's placement; fails clearly when it asks for a GPU that is not there.
 Placement recipe_placement(const Recipe& r);
 
 // A batch tensor on the placement's device (the upload is asynchronous on CUDA);
@@ -36,6 +38,11 @@ ModulePtr build_recipe_model(const Recipe& r, bool load_init = true);
 void load_weights(Module& model, const std::string& path);
 
 // model.train() plus the finetune.bn mode (BN layers to eval for frozen modes).
-void set_training_mode(Module& model, const std::string& bn_mode);
+void set_training_mode(Module& model, BnMode bn_mode);
+
+// Recomputes BN running statistics over `batches` batches of the loader with weights
+// fixed (cumulative average, as a momentum of None does in PyTorch); leaves the model
+// in train mode.
+void recalibrate_bn(Module& model, data::DataLoader& loader, int64_t batches);
 
 }  // namespace nf

@@ -1,5 +1,6 @@
 #include "tools/recipe.h"
 
+#include <algorithm>
 #include <limits>
 #include <memory>
 
@@ -12,6 +13,18 @@ namespace {
 
 constexpr int64_t kMaxInt = std::numeric_limits<int64_t>::max();
 constexpr double kInf = std::numeric_limits<double>::infinity();
+
+const Choices<Precision> kPrecisions = {{"fp32", Precision::Fp32}, {"tf32", Precision::Tf32}};
+const Choices<ops::CpuConvAlgorithm> kConvAlgorithms = {{"winograd", ops::CpuConvAlgorithm::Winograd},
+                                                        {"direct", ops::CpuConvAlgorithm::Direct}};
+const Choices<OptimizerName> kOptimizers = {{"sgd", OptimizerName::Sgd}, {"adamw", OptimizerName::AdamW}};
+const Choices<BnMode> kBnModes = {
+    {"trainable", BnMode::Trainable}, {"frozen", BnMode::Frozen}, {"frozen_stats", BnMode::FrozenStats}};
+
+template <class E>
+const std::string& name_of(const Choices<E>& choices, E v) {
+  return std::find_if(choices.begin(), choices.end(), [&](const auto& c) { return c.second == v; })->first;
+}
 
 // A transform list: [{random_crop: {size: 32, padding: 4}}, {hflip: {p: 0.5}}, ...].
 data::Compose parse_transforms(YamlSection& parent, const std::string& key) {
@@ -66,9 +79,9 @@ Recipe parse_recipe(const std::string& file, const std::vector<std::string>& set
   if (r.device != "cpu" && r.device != "cuda" && r.device.rfind("cuda:", 0) != 0)
     root.fail("device", "'" + r.device + "' is not one of cpu | cuda | cuda:N");
   r.channels_last = root.get_bool("channels_last", true);
-  r.precision = root.get_choice("precision", "fp32", {"fp32", "tf32"});
+  r.precision = root.get_enum("precision", "fp32", kPrecisions);
   r.cudnn_benchmark = root.get_bool("cudnn_benchmark", false);
-  r.conv_algorithm = root.get_choice("conv_algorithm", "winograd", {"winograd", "direct"});
+  r.conv_algorithm = root.get_enum("conv_algorithm", "winograd", kConvAlgorithms);
   r.threads = root.get_int("threads", 0, 0, 1024);
 
   YamlSection m = root.section("model");
@@ -98,8 +111,8 @@ Recipe parse_recipe(const std::string& file, const std::vector<std::string>& set
   d.finish();
 
   YamlSection o = root.section("optimizer");
-  r.optimizer.name = o.get_choice("name", "sgd", {"sgd", "adamw"});
-  const bool sgd = r.optimizer.name == "sgd";
+  r.optimizer.name = o.get_enum("name", "sgd", kOptimizers);
+  const bool sgd = r.optimizer.name == OptimizerName::Sgd;
   r.optimizer.lr = o.get_float("lr", sgd ? 0.1 : 1e-3, 0.0, 1e3);
   r.optimizer.weight_decay = o.get_float("weight_decay", sgd ? 5e-4 : 1e-2, 0.0, 1.0);
   if (sgd) {
@@ -120,23 +133,24 @@ Recipe parse_recipe(const std::string& file, const std::vector<std::string>& set
   o.finish();
 
   YamlSection s = root.section("schedule");
-  r.schedule.name = s.get_choice("name", "cosine", {"constant", "step", "multistep", "cosine", "onecycle"});
+  optim::ScheduleOptions& so = r.schedule.options;
+  so.name = s.get_choice("name", "cosine", {"constant", "step", "multistep", "cosine", "onecycle"});
   r.schedule.warmup_epochs = s.get_float("warmup_epochs", 0, 0, 1e6);
-  r.schedule.warmup_start_factor = s.get_float("warmup_start_factor", 0.0, 0.0, 1.0);
-  if (r.schedule.name == "step") r.schedule.step_size = s.get_int("step_size", 30, 1, kMaxInt);
-  if (r.schedule.name == "multistep") {
+  so.warmup_start_factor = s.get_float("warmup_start_factor", 0.0, 0.0, 1.0);
+  if (so.name == "step") so.step_size_epochs = s.get_int("step_size", 30, 1, kMaxInt);
+  if (so.name == "multistep") {
     for (double e : s.get_float_list("milestones", {80, 120})) {
       if (e < 1 || e != static_cast<int64_t>(e)) s.fail("milestones", "milestones are positive whole epochs");
-      r.schedule.milestones.push_back(static_cast<int64_t>(e));
+      so.milestones_epochs.push_back(static_cast<int64_t>(e));
     }
   }
-  if (r.schedule.name == "step" || r.schedule.name == "multistep") r.schedule.gamma = s.get_float("gamma", 0.1, 0.0, 1.0);
-  if (r.schedule.name == "cosine") r.schedule.min_lr = s.get_float("min_lr", 0.0, 0.0, kInf);
-  if (r.schedule.name == "onecycle") {
-    r.schedule.max_lr = s.get_float("max_lr", r.optimizer.lr, 0.0, 1e3);
-    r.schedule.pct_start = s.get_float("pct_start", 0.3, 0.0, 1.0);
-    r.schedule.div_factor = s.get_float("div_factor", 25.0, 1e-9, kInf);
-    r.schedule.final_div_factor = s.get_float("final_div_factor", 1e4, 1e-9, kInf);
+  if (so.name == "step" || so.name == "multistep") so.gamma = s.get_float("gamma", 0.1, 0.0, 1.0);
+  if (so.name == "cosine") so.min_lr = s.get_float("min_lr", 0.0, 0.0, kInf);
+  if (so.name == "onecycle") {
+    so.max_lr = s.get_float("max_lr", r.optimizer.lr, 0.0, 1e3);
+    so.pct_start = s.get_float("pct_start", 0.3, 0.0, 1.0);
+    so.div_factor = s.get_float("div_factor", 25.0, 1e-9, kInf);
+    so.final_div_factor = s.get_float("final_div_factor", 1e4, 1e-9, kInf);
   }
   s.finish();
 
@@ -155,7 +169,7 @@ Recipe parse_recipe(const std::string& file, const std::vector<std::string>& set
   t.finish();
 
   YamlSection f = root.section("finetune");
-  r.finetune.bn = f.get_choice("bn", "trainable", {"trainable", "frozen", "frozen_stats"});
+  r.finetune.bn = f.get_enum("bn", "trainable", kBnModes);
   r.finetune.freeze = f.get_string_list("freeze", {});
   r.finetune.reset_head = f.get_bool("reset_head", false);
   r.finetune.recalibrate_bn_batches = f.get_int("recalibrate_bn_batches", 0, 0, 1 << 30);
@@ -171,21 +185,7 @@ std::string dump_recipe(const Recipe& r) {
   return std::string(e.c_str()) + "\n";
 }
 
-bool glob_match(const std::string& p, const std::string& s) {
-  size_t pi = 0, si = 0, star = std::string::npos, mark = 0;
-  while (si < s.size()) {
-    if (pi < p.size() && (p[pi] == '?' || p[pi] == s[si])) {
-      ++pi, ++si;
-    } else if (pi < p.size() && p[pi] == '*') {
-      star = pi++, mark = si;
-    } else if (star != std::string::npos) {
-      pi = star + 1, si = ++mark;
-    } else {
-      return false;
-    }
-  }
-  while (pi < p.size() && p[pi] == '*') ++pi;
-  return pi == p.size();
-}
+const std::string& choice_name(Precision p) { return name_of(kPrecisions, p); }
+const std::string& choice_name(ops::CpuConvAlgorithm a) { return name_of(kConvAlgorithms, a); }
 
 }  // namespace nf

@@ -10,6 +10,8 @@
 #include <vector>
 
 #include "data/transforms.h"
+#include "framework/ops/conv.h"
+#include "framework/optim/lr_schedule.h"
 #include "models/model_spec.h"
 
 namespace nf {
@@ -20,25 +22,30 @@ struct DataSpec {
   int64_t batch_size = 128, eval_batch_size = 256;
   int64_t workers = 2;
   bool shuffle = true;
-  int64_t image_size = 0;  // image_folder: images are resized to this (0 = 32)
+  int64_t image_size = 32;  // image_folder: images are resized to image_size x image_size
   data::Compose train_transforms, test_transforms;
 };
 
+// The recipe's choices, parsed once into enums (the YAML spellings in comments).
+enum class Precision { Fp32, Tf32 };                   // fp32 | tf32
+enum class OptimizerName { Sgd, AdamW };               // sgd | adamw
+enum class BnMode { Trainable, Frozen, FrozenStats };  // trainable | frozen | frozen_stats
+
 struct OptimizerSpec {
-  std::string name = "sgd";  // sgd | adamw
+  OptimizerName name = OptimizerName::Sgd;
   double lr = 0.1, momentum = 0.9, dampening = 0.0, weight_decay = 5e-4;
   bool nesterov = true;
   double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
   std::vector<std::string> no_weight_decay;  // "bn", "bias", or glob patterns of parameter names
 };
 
+// schedule.*: the schedule's own options as the recipe gives them (name, warm-up
+// factor, step_size, milestones, gamma, min_lr, onecycle's); make_schedule adds what
+// depends on the optimizer and the data (base_lr, steps per epoch, total steps).
 struct ScheduleSpec {
-  std::string name = "cosine";  // constant | step | multistep | cosine | onecycle
-  double warmup_epochs = 0, warmup_start_factor = 0.0;
-  int64_t step_size = 30;
-  std::vector<int64_t> milestones;
-  double gamma = 0.1, min_lr = 0.0;
-  double max_lr = 0.0, pct_start = 0.3, div_factor = 25.0, final_div_factor = 1e4;
+  ScheduleSpec() { options.name = "cosine"; }  // the parser's default
+  optim::ScheduleOptions options;
+  double warmup_epochs = 0;  // may be fractional: options.warmup_steps = round(warmup_epochs * steps per epoch)
 };
 
 struct TrainerSpec {
@@ -49,7 +56,7 @@ struct TrainerSpec {
 };
 
 struct FinetuneSpec {
-  std::string bn = "trainable";  // trainable | frozen | frozen_stats
+  BnMode bn = BnMode::Trainable;
   std::vector<std::string> freeze;
   bool reset_head = false;
   int64_t recalibrate_bn_batches = 0;  // > 0: recompute BN running stats over N batches before training
@@ -59,9 +66,9 @@ struct Recipe {
   uint64_t seed = 0;
   std::string device = "cpu";
   bool channels_last = true;      // CUDA: batches (and so every activation) channels-last
-  std::string precision = "fp32";  // fp32 | tf32 (CUDA convolutions and matmuls on TF32 tensor cores)
+  Precision precision = Precision::Fp32;  // Tf32: CUDA convolutions and matmuls on TF32 tensor cores
   bool cudnn_benchmark = false;    // CUDA: time every convolution algorithm once, keep the fastest
-  std::string conv_algorithm = "winograd";  // CPU: winograd | direct (ops::CpuConvAlgorithm)
+  ops::CpuConvAlgorithm conv_algorithm = ops::CpuConvAlgorithm::Winograd;  // CPU: winograd | direct
   int64_t threads = 0;
   ModelSpec model;
   std::optional<std::string> init;  // model.init
@@ -78,7 +85,8 @@ struct Recipe {
 Recipe parse_recipe(const std::string& file, const std::vector<std::string>& sets = {});
 std::string dump_recipe(const Recipe& r);  // the resolved recipe as YAML text
 
-// Glob match with '*' and '?' (parameter-name patterns such as "layer1.*").
-bool glob_match(const std::string& pattern, const std::string& name);
+// The YAML spelling of a choice (for reports such as `bench --json`).
+const std::string& choice_name(Precision p);
+const std::string& choice_name(ops::CpuConvAlgorithm a);
 
 }  // namespace nf

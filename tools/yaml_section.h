@@ -6,14 +6,21 @@
 #pragma once
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <optional>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace nf {
+
+// The spellings of a choice-valued key and the enum value each stands for, in the
+// order an error message lists them.
+template <class E>
+using Choices = std::vector<std::pair<std::string, E>>;
 
 struct RecipeOrigin {
   std::string file;
@@ -29,6 +36,14 @@ class YamlSection {
   bool get_bool(const std::string& key, bool def);
   std::string get_string(const std::string& key, const std::string& def);
   std::string get_choice(const std::string& key, const std::string& def, const std::vector<std::string>& choices);
+  // get_choice parsed into its enum value.
+  template <class E>
+  E get_enum(const std::string& key, const std::string& def, const Choices<E>& choices) {
+    std::vector<std::string> names;
+    for (const auto& c : choices) names.push_back(c.first);
+    const std::string s = get_choice(key, def, names);
+    return std::find_if(choices.begin(), choices.end(), [&](const auto& c) { return c.first == s; })->second;
+  }
   // `null` (or ~) allowed; returns nullopt for it.
   std::optional<double> get_optional_float(const std::string& key, std::optional<double> def, double min, double max);
   std::optional<int64_t> get_optional_int(const std::string& key, std::optional<int64_t> def, int64_t min, int64_t max);

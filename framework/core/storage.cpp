@@ -5,7 +5,7 @@
 #include <cstring>
 #include <new>
 
-#include "framework/core/cpu_allocator.h"
+#include "framework/backends/cpu/allocator.h"
 #include "framework/core/error.h"
 
 namespace nf {

@@ -1,7 +1,7 @@
 // Storage: one allocation on one device, shared by every Tensor that views it.
 // CPU memory is 64-byte aligned (what oneDNN's AVX-512 kernels like) and comes from
-// the caching allocator in cpu_allocator.h. CUDA memory comes from the CUDA
-// backend's allocator (framework/core/cuda_memory.cpp).
+// the caching allocator in framework/backends/cpu/allocator.h. CUDA memory comes from the
+// CUDA backend's caching allocator (framework/backends/cuda/memory.cpp).
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -32,7 +32,8 @@ class Storage {
 void copy_bytes(void* dst, Device dst_dev, const void* src, Device src_dev, size_t n);
 
 // CUDA hooks, implemented by the CUDA backend (framework/backends/cuda/memory.cpp and
-// tensor_kernels.cu), or by cuda_memory.cpp in a build without it (no GPU; the rest throw).
+// tensor_kernels.cu), or by framework/backends/cuda/unavailable.cpp in a build without it
+// (no GPU; the rest throw).
 bool cuda_available();  // true only when a device is present and the driver works
 void* cuda_alloc(size_t nbytes, int device);  // from the caching allocator
 void cuda_free(void* p, size_t nbytes, int device);  // back to the cache; nbytes as allocated

@@ -14,9 +14,7 @@
 #include "framework/autograd/autograd.h"
 #include "framework/backends/cpu/batch_norm.h"
 #include "framework/ops/dispatch.h"
-#ifdef NF_WITH_CUDA
-#include "framework/backends/cuda/batch_norm_cuda.h"
-#endif
+#include "framework/backends/cuda/batch_norm.h"
 
 namespace nf::ops {
 
@@ -100,7 +98,6 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& weight_in, const Tensor& bia
                               momentum);
       cpu::batch_norm_apply(x, w, b, mean, var, eps, res, fuse.relu, y);
       break;
-#ifdef NF_WITH_CUDA
     case DeviceType::CUDA:
       if (use_batch_stats) {
         double factor = 0.0;  // unused when the statistics are not tracked
@@ -113,7 +110,6 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& weight_in, const Tensor& bia
       }
       cuda::batch_norm_apply(x, w, b, mean, var, eps, res, fuse.relu, y);
       break;
-#endif
     default: unsupported_device("batch_norm", x);
   }
   if (!grad) return y;
@@ -136,11 +132,9 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& weight_in, const Tensor& bia
       case DeviceType::CPU:
         cpu::batch_norm_backward(x, g, y_relu, w, mean, var, eps, use_batch_stats, dx, dw, db, dres);
         break;
-#ifdef NF_WITH_CUDA
       case DeviceType::CUDA:
         cuda::batch_norm_backward(x, g, y_relu, w, mean, var, eps, use_batch_stats, dx, dw, db, dres);
         break;
-#endif
       default: unsupported_device("batch_norm backward", x);
     }
     if (need_dres && !fuse.relu) dres = g;
@@ -164,12 +158,10 @@ FoldedConv fold_batch_norm(const Tensor& w_in, const Tensor& b, const BatchNormS
       cpu::fold_batch_norm(w.data<float>(), pb, mean, var, pg, pbeta, eps, O, per_out, f.weight.data<float>(),
                            f.bias.data<float>());
       break;
-#ifdef NF_WITH_CUDA
     case DeviceType::CUDA:
       cuda::fold_batch_norm(w.device(), w.data<float>(), pb, mean, var, pg, pbeta, eps, O, per_out, f.weight.data<float>(),
                             f.bias.data<float>());
       break;
-#endif
     default: unsupported_device("fold_batch_norm", w);
   }
   return f;

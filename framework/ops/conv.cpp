@@ -11,9 +11,7 @@
 #include "framework/autograd/autograd.h"
 #include "framework/backends/cpu/conv.h"
 #include "framework/ops/dispatch.h"
-#ifdef NF_WITH_CUDA
-#include "framework/backends/cuda/conv_cudnn.h"
-#endif
+#include "framework/backends/cuda/conv.h"
 
 namespace nf::ops {
 
@@ -59,7 +57,6 @@ Geometry geometry(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2
 
 // ---- CUDA (cuDNN) -------------------------------------------------------------------
 
-#ifdef NF_WITH_CUDA
 cuda::ConvShape cuda_shape(const Geometry& g, const Conv2dParams& p, MemoryFormat f) {
   return {g.x, g.w, p.stride_h, p.stride_w, p.pad_h, p.pad_w, p.dilation_h, p.dilation_w, p.groups, f};
 }
@@ -83,7 +80,6 @@ void cuda_backward(const cuda::ConvShape& s, const Tensor& x, const Tensor& w, c
     cuda::conv_backward_bias(s, gy, *db);
   }
 }
-#endif
 
 // Memory formats per device: CPU (oneDNN) writes the geometry's layout (channels-last or
 // blocked) and takes OIHW weights; CUDA (cuDNN) keeps the input's format, with the weights
@@ -110,12 +106,10 @@ Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in, const 
   Tensor y = Tensor::empty(g.y, x.dtype(), x.device(), f);
   switch (x.device().type) {
     case DeviceType::CPU: cpu::conv_forward(g, x, w, b, y, training); break;
-#ifdef NF_WITH_CUDA
     case DeviceType::CUDA:
       cuda::conv_forward(cuda_shape(g, p, f), x, w, y);
       if (b.defined()) cuda::conv_epilogue(y, f, b, Tensor(), false);
       break;
-#endif
     default: unsupported_device("conv2d", x);
   }
   if (!training) return y;
@@ -132,9 +126,7 @@ Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in, const 
       case DeviceType::CPU:
         cpu::conv_backward(g, x_saved, w_saved, gy_in.dense_or_blocked(), dx_p, dw_p, db_p);
         break;
-#ifdef NF_WITH_CUDA
       case DeviceType::CUDA: cuda_backward(cuda_shape(g, p, f), x_saved, w_saved, gy_in, dx_p, dw_p, db_p); break;
-#endif
       default: unsupported_device("conv2d backward", gy_in);
     }
     return std::vector<Tensor>{dx, dw, db};
@@ -158,13 +150,11 @@ Tensor conv2d_inference(const Tensor& x_in, const Tensor& w_in, const Tensor& b_
       if (residual.defined()) y.copy_(residual);  // the sum post-op adds y's previous content
       cpu::conv_forward(g, x, w, b, y, false, {residual.defined(), relu});
       break;
-#ifdef NF_WITH_CUDA
     case DeviceType::CUDA:
       cuda::conv_forward(cuda_shape(g, p, f), x, w, y);
       if (b.defined() || residual.defined() || relu)
         cuda::conv_epilogue(y, f, b, residual.defined() ? residual.contiguous(f) : Tensor(), relu);
       break;
-#endif
     default: unsupported_device("conv2d", x);
   }
   return y;

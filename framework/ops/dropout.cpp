@@ -11,10 +11,8 @@
 #include "framework/backends/cpu/dropout.h"
 #include "framework/ops/dispatch.h"
 
-#ifdef NF_WITH_CUDA
-#include "framework/backends/cuda/context.h"
-#include "framework/backends/cuda/dropout_kernels.h"
-#endif
+#include "framework/backends/cuda/device.h"
+#include "framework/backends/cuda/dropout.h"
 
 namespace nf::ops {
 
@@ -34,7 +32,6 @@ Tensor dropout(const Tensor& x_in, double p, bool training, Generator& gen) {
       y = Tensor::empty(x.shape(), x.dtype(), x.device());
       cpu::dropout_apply(x, mask, y);
       break;
-#ifdef NF_WITH_CUDA
     case DeviceType::CUDA: {
       seed = gen.next();
       y = Tensor::empty(x.shape(), x.dtype(), x.device());
@@ -42,7 +39,6 @@ Tensor dropout(const Tensor& x_in, double p, bool training, Generator& gen) {
       cuda::dropout_apply(x.data<float>(), y.data<float>(), x.numel(), seed, p, scale);
       break;
     }
-#endif
     default: unsupported_device("dropout", x);
   }
   return record(y, "dropout", {x_in}, [mask, seed, p, scale](const Tensor& g_in) {
@@ -53,14 +49,12 @@ Tensor dropout(const Tensor& x_in, double p, bool training, Generator& gen) {
         dx = Tensor::empty(g.shape(), g.dtype(), g.device());
         cpu::dropout_apply(g, mask, dx);
         break;
-#ifdef NF_WITH_CUDA
       case DeviceType::CUDA: {
         dx = Tensor::empty(g.shape(), g.dtype(), g.device());
         cuda::Scope scope(g.device());
         cuda::dropout_apply(g.data<float>(), dx.data<float>(), g.numel(), seed, p, scale);
         break;
       }
-#endif
       default: unsupported_device("dropout backward", g);
     }
     return std::vector<Tensor>{dx};

@@ -1,6 +1,7 @@
 // add / relu / mul_scalar: forward and backward. CPU through oneDNN's binary and
-// eltwise primitives (backends/cpu/eltwise); CUDA through the flat F32 kernels of
-// backends/cuda/eltwise_kernels. relu's backward uses its output (relu_use_dst). Outputs keep the first input's memory format (NCHW, NHWC or nChw16c); a second
+// eltwise primitives (backends/cpu/eltwise); CUDA through the flat F32
+// kernels of backends/cuda/eltwise_kernels. relu's backward uses its output
+// (relu_use_dst). Outputs keep the first input's memory format (NCHW, NHWC or nChw16c); a second
 // operand in another format is converted to it, so the kernels see n dense elements.
 #include "framework/ops/eltwise.h"
 
@@ -8,10 +9,8 @@
 #include "framework/backends/cpu/eltwise.h"
 #include "framework/ops/dispatch.h"
 
-#ifdef NF_WITH_CUDA
-#include "framework/backends/cuda/context.h"
-#include "framework/backends/cuda/eltwise_kernels.h"
-#endif
+#include "framework/backends/cuda/device.h"
+#include "framework/backends/cuda/eltwise.h"
 
 namespace nf::ops {
 
@@ -22,14 +21,12 @@ Tensor add(const Tensor& a_in, const Tensor& b_in) {
   Tensor out = Tensor::empty_like(a);
   switch (a.device().type) {
     case DeviceType::CPU: cpu::eltwise_add(a, b, out); break;
-#ifdef NF_WITH_CUDA
     case DeviceType::CUDA: {
       check_dtype("add", a, DType::F32);
       cuda::Scope scope(a.device());
       cuda::eltwise_add(a.data<float>(), b.data<float>(), out.data<float>(), a.numel());
       break;
     }
-#endif
     default: unsupported_device("add", a);
   }
   return record(out, "add", {a_in, b_in}, [](const Tensor& g) { return std::vector<Tensor>{g, g}; });
@@ -40,14 +37,12 @@ Tensor relu(const Tensor& x_in) {
   Tensor y = Tensor::empty_like(x);
   switch (x.device().type) {
     case DeviceType::CPU: cpu::eltwise_relu(x, y); break;
-#ifdef NF_WITH_CUDA
     case DeviceType::CUDA: {
       check_dtype("relu", x, DType::F32);
       cuda::Scope scope(x.device());
       cuda::eltwise_relu(x.data<float>(), y.data<float>(), x.numel());
       break;
     }
-#endif
     default: unsupported_device("relu", x);
   }
   Tensor y_saved = y.detach();
@@ -56,13 +51,11 @@ Tensor relu(const Tensor& x_in) {
     Tensor dx = Tensor::empty_like(y_saved);
     switch (g.device().type) {
       case DeviceType::CPU: cpu::eltwise_relu_backward(y_saved, g, dx); break;
-#ifdef NF_WITH_CUDA
       case DeviceType::CUDA: {
         cuda::Scope scope(g.device());
         cuda::eltwise_relu_backward(y_saved.data<float>(), g.data<float>(), dx.data<float>(), g.numel());
         break;
       }
-#endif
       default: unsupported_device("relu backward", g);
     }
     return std::vector<Tensor>{dx};
@@ -74,14 +67,12 @@ Tensor mul_scalar(const Tensor& x_in, float s) {
   Tensor y = Tensor::empty_like(x);
   switch (x.device().type) {
     case DeviceType::CPU: cpu::eltwise_scale(x, s, y); break;
-#ifdef NF_WITH_CUDA
     case DeviceType::CUDA: {
       check_dtype("mul_scalar", x, DType::F32);
       cuda::Scope scope(x.device());
       cuda::eltwise_scale(x.data<float>(), s, y.data<float>(), x.numel());
       break;
     }
-#endif
     default: unsupported_device("mul_scalar", x);
   }
   return record(y, "mul_scalar", {x_in}, [s](const Tensor& g) { return std::vector<Tensor>{mul_scalar(g, s)}; });

@@ -8,10 +8,8 @@
 #include "framework/ops/reduce.h"
 #include "framework/ops/dispatch.h"
 
-#ifdef NF_WITH_CUDA
-#include "framework/backends/cuda/context.h"
-#include "framework/backends/cuda/linear_cublas.h"
-#endif
+#include "framework/backends/cuda/device.h"
+#include "framework/backends/cuda/linear.h"
 
 namespace nf::ops {
 
@@ -32,7 +30,6 @@ void check_shapes(const Tensor& x, const Tensor& w, const Tensor& b) {
   }
 }
 
-#ifdef NF_WITH_CUDA
 void cuda_forward(const Tensor& x, const Tensor& w, const Tensor& b, Tensor& y) {
   cuda::Scope scope(x.device());
   cuda::linear_forward(x.data<float>(), w.data<float>(), b.defined() ? b.data<float>() : nullptr, y.data<float>(),
@@ -53,7 +50,6 @@ void cuda_backward(const Shape& xs, const Shape& ws, const Tensor& x, const Tens
   }
   if (db) *db = sum_except_dim1(gy);
 }
-#endif
 
 }  // namespace
 
@@ -65,9 +61,7 @@ Tensor linear(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in) {
   Tensor y = Tensor::empty({x.size(0), w.size(0)}, x.dtype(), x.device());
   switch (x.device().type) {
     case DeviceType::CPU: cpu::linear_forward(x, w, b, y, training); break;
-#ifdef NF_WITH_CUDA
     case DeviceType::CUDA: cuda_forward(x, w, b, y); break;
-#endif
     default: unsupported_device("linear", x);
   }
   if (!training) return y;
@@ -84,12 +78,10 @@ Tensor linear(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in) {
         cpu::linear_backward(xs, ws, x_saved, w_saved, gy, need_dx ? &dx : nullptr, need_dw ? &dw : nullptr,
                              need_db ? &db : nullptr);
         break;
-#ifdef NF_WITH_CUDA
       case DeviceType::CUDA:
         cuda_backward(xs, ws, x_saved, w_saved, gy, need_dx ? &dx : nullptr, need_dw ? &dw : nullptr,
                       need_db ? &db : nullptr);
         break;
-#endif
       default: unsupported_device("linear backward", gy);
     }
     return std::vector<Tensor>{dx, dw, db};

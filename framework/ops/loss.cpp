@@ -10,10 +10,8 @@
 #include "framework/backends/cpu/loss.h"
 #include "framework/ops/dispatch.h"
 
-#ifdef NF_WITH_CUDA
-#include "framework/backends/cuda/context.h"
-#include "framework/backends/cuda/loss_kernels.h"
-#endif
+#include "framework/backends/cuda/device.h"
+#include "framework/backends/cuda/loss.h"
 
 namespace nf::ops {
 
@@ -42,7 +40,6 @@ Tensor cross_entropy_backward(const Tensor& g, const Tensor& logits, const Tenso
       cpu::cross_entropy_backward(logits.data<float>(), targets.data<int64_t>(), doubles(lse_slots), g.item(), N, K, ls,
                                   dx.data<float>());
       break;
-#ifdef NF_WITH_CUDA
     case DeviceType::CUDA: {
       check_dtype("cross_entropy backward", g, DType::F32);
       NF_CHECK(g.numel() == 1 && g.device() == logits.device(), "cross_entropy backward: gradient " + g.str());
@@ -51,7 +48,6 @@ Tensor cross_entropy_backward(const Tensor& g, const Tensor& logits, const Tenso
                                    g.data<float>(), N, K, ls, dx.data<float>());
       break;
     }
-#endif
     default: unsupported_device("cross_entropy backward", logits);
   }
   return dx;
@@ -72,7 +68,6 @@ Tensor cross_entropy(const Tensor& logits_in, const Tensor& targets_in, double l
       cpu::cross_entropy_forward(logits.data<float>(), targets.data<int64_t>(), N, K, ls, doubles(lse_slots),
                                  loss.data<float>());
       break;
-#ifdef NF_WITH_CUDA
     case DeviceType::CUDA: {
       cuda::Scope scope(logits.device());
       const Tensor row_loss = double_slots(N, logits.device());
@@ -80,7 +75,6 @@ Tensor cross_entropy(const Tensor& logits_in, const Tensor& targets_in, double l
                                   doubles(row_loss), loss.data<float>());
       break;
     }
-#endif
     default: unsupported_device("cross_entropy", logits);
   }
   return record(loss, "cross_entropy", {logits_in}, [logits = logits.detach(), lse_slots, targets, ls](const Tensor& g) {

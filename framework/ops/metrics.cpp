@@ -6,10 +6,8 @@
 #include "framework/backends/cpu/metrics.h"
 #include "framework/ops/dispatch.h"
 
-#ifdef NF_WITH_CUDA
-#include "framework/backends/cuda/context.h"
-#include "framework/backends/cuda/metrics_kernels.h"
-#endif
+#include "framework/backends/cuda/device.h"
+#include "framework/backends/cuda/metrics.h"
 
 namespace nf::ops {
 
@@ -28,13 +26,11 @@ Tensor topk_correct_count(const Tensor& logits_in, const Tensor& targets_in, int
     case DeviceType::CPU:
       cpu::topk_correct_count(logits.data<float>(), targets.data<int64_t>(), N, K, k, count.data<int64_t>());
       break;
-#ifdef NF_WITH_CUDA
     case DeviceType::CUDA: {
       cuda::Scope scope(logits.device());
       cuda::topk_correct_count(logits.data<float>(), targets.data<int64_t>(), N, K, k, count.data<int64_t>());
       break;
     }
-#endif
     default: unsupported_device("topk_correct", logits);
   }
   return count;

@@ -10,10 +10,8 @@
 #include "framework/backends/cpu/optimizer_update.h"
 #include "framework/ops/dispatch.h"
 
-#ifdef NF_WITH_CUDA
-#include "framework/backends/cuda/context.h"
-#include "framework/backends/cuda/optimizer_kernels.h"
-#endif
+#include "framework/backends/cuda/device.h"
+#include "framework/backends/cuda/optimizer_update.h"
 
 namespace nf::ops {
 
@@ -64,7 +62,6 @@ AdamWScalars adamw_checked(const AdamWSlot& slot, const AdamWHyper& h, const Ten
           float(-(h.lr / bias_correction1))};
 }
 
-#ifdef NF_WITH_CUDA
 // One fused launch writes every slot at once: two slots on one parameter would race.
 template <class Slot>
 void check_distinct(const char* op, const std::vector<Slot>& slots) {
@@ -75,7 +72,6 @@ void check_distinct(const char* op, const std::vector<Slot>& slots) {
   NF_CHECK(std::adjacent_find(ptrs.begin(), ptrs.end()) == ptrs.end(),
            std::string(op) + ": the same parameter is in two slots of one update");
 }
-#endif
 
 }  // namespace
 
@@ -95,7 +91,6 @@ void sgd_update_multi(const std::vector<SgdSlot>& slots, const SgdHyper& h) {
                         s[i].use_momentum ? slots[i].momentum_buf.data<float>() : nullptr, slots[i].param.numel(),
                         s[i]);
       break;
-#ifdef NF_WITH_CUDA
     case DeviceType::CUDA: {
       check_distinct("sgd_update", slots);
       cuda::Scope scope(first.device());
@@ -109,7 +104,6 @@ void sgd_update_multi(const std::vector<SgdSlot>& slots, const SgdHyper& h) {
                                 c.nesterov});
       break;
     }
-#endif
     default: unsupported_device("sgd_update", first);
   }
 }
@@ -130,7 +124,6 @@ void adamw_update_multi(const std::vector<AdamWSlot>& slots, const AdamWHyper& h
         cpu::adamw_update(slots[i].param.data<float>(), slots[i].grad.data<float>(), slots[i].exp_avg.data<float>(),
                           slots[i].exp_avg_sq.data<float>(), slots[i].param.numel(), s[i]);
       break;
-#ifdef NF_WITH_CUDA
     case DeviceType::CUDA: {
       check_distinct("adamw_update", slots);
       cuda::Scope scope(first.device());
@@ -143,7 +136,6 @@ void adamw_update_multi(const std::vector<AdamWSlot>& slots, const AdamWHyper& h
       cuda::adamw_multi(tensors, {c.decay, c.beta1, c.one_minus_beta1, c.beta2, c.one_minus_beta2, c.eps});
       break;
     }
-#endif
     default: unsupported_device("adamw_update", first);
   }
 }

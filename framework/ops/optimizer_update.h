@@ -8,7 +8,7 @@
 // `a.add(b, alpha=s)` / `addcmul` are fused multiply-adds as in ATen's vectorized
 // kernels (vec::fmadd), so results match PyTorch bitwise on FMA hardware.
 // oneDNN has no optimizer primitives, so the CPU branch is an OpenMP loop. The CUDA
-// branch (framework/backends/cuda/optimizer_kernels.cu) rounds operation by operation
+// branch (framework/backends/cuda/optimizer_update.cu) rounds operation by operation
 // as the CPU loop, so a GPU update is bitwise equal to the CPU update of the same inputs.
 //
 // The *_multi entry points update a list of parameters with the same hyper-parameters

@@ -14,9 +14,7 @@
 #include "framework/autograd/autograd.h"
 #include "framework/backends/cpu/pool.h"
 #include "framework/ops/dispatch.h"
-#ifdef NF_WITH_CUDA
-#include "framework/backends/cuda/pool_cudnn.h"
-#endif
+#include "framework/backends/cuda/pool.h"
 
 namespace nf::ops {
 
@@ -53,10 +51,8 @@ Window square_window(const char* op, const Tensor& x, int64_t k, int64_t s, int6
 cpu::PoolMode cpu_mode(Kind kind) { return kind == Kind::Max ? cpu::PoolMode::Max : cpu::PoolMode::AvgIncludePad; }
 cpu::PoolWindow cpu_window(const Window& w) { return {w.kh, w.kw, w.sh, w.sw, w.ph, w.pw}; }
 
-#ifdef NF_WITH_CUDA
 cuda::PoolMode cuda_mode(Kind kind) { return kind == Kind::Max ? cuda::PoolMode::Max : cuda::PoolMode::AvgIncludePad; }
 cuda::PoolWindow cuda_window(const Window& w) { return {w.kh, w.kw, w.sh, w.sw, w.ph, w.pw}; }
-#endif
 
 // ---- forward / backward through one pooling window -----------------------------------
 
@@ -75,9 +71,7 @@ Tensor pool_backward(const char* op, const Tensor& g_in, const Shape& xs, Memory
   Tensor dx = Tensor::empty(xs, g.dtype(), g.device(), f);
   switch (g.device().type) {
     case DeviceType::CPU: cpu::pool_backward(cpu_mode(kind), cpu_window(w), g, dx, saved.workspace); break;
-#ifdef NF_WITH_CUDA
     case DeviceType::CUDA: cuda::pool_backward(cuda_mode(kind), cuda_window(w), f, saved.x, saved.y, g, dx); break;
-#endif
     default: unsupported_device(op, g);
   }
   return dx;
@@ -92,12 +86,10 @@ Tensor pool_forward(const char* op, const Tensor& x_in, Kind kind, const Window&
     case DeviceType::CPU:
       saved.workspace = cpu::pool_forward(cpu_mode(kind), cpu_window(w), x, y, kind == Kind::Max && needs_grad({x_in}));
       break;
-#ifdef NF_WITH_CUDA
     case DeviceType::CUDA:
       cuda::pool_forward(cuda_mode(kind), cuda_window(w), f, x, y);
       if (needs_grad({x_in})) saved = {nullptr, x.detach(), y.detach()};
       break;
-#endif
     default: unsupported_device(op, x);
   }
   const Shape xs = x.shape();
@@ -117,14 +109,12 @@ Tensor adaptive_backward(const Tensor& g_in, const Shape& xs, MemoryFormat f) {
       cpu::adaptive_avg_pool2d_backward(g, dx);
       return dx.contiguous(f);
     }
-#ifdef NF_WITH_CUDA
     case DeviceType::CUDA: {
       Tensor g = g_in.contiguous(f);
       Tensor dx = Tensor::empty(xs, g.dtype(), g.device(), f);
       cuda::adaptive_avg_pool2d_backward(g, dx);
       return dx;
     }
-#endif
     default: unsupported_device("adaptive_avg_pool2d backward", g_in);
   }
 }
@@ -141,14 +131,12 @@ Tensor adaptive_forward(const Tensor& x_in, int64_t oh, int64_t ow) {
       y = y.contiguous(f);
       break;
     }
-#ifdef NF_WITH_CUDA
     case DeviceType::CUDA: {
       Tensor x = x_in.contiguous(f);
       y = Tensor::empty({x.size(0), x.size(1), oh, ow}, x.dtype(), x.device(), f);
       cuda::adaptive_avg_pool2d_forward(x, y);
       break;
     }
-#endif
     default: unsupported_device("adaptive_avg_pool2d", x_in);
   }
   const Shape xs = x_in.shape();

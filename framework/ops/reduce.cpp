@@ -6,10 +6,8 @@
 #include "framework/backends/cpu/reduce.h"
 #include "framework/ops/dispatch.h"
 
-#ifdef NF_WITH_CUDA
-#include "framework/backends/cuda/context.h"
-#include "framework/backends/cuda/reduce_kernels.h"
-#endif
+#include "framework/backends/cuda/device.h"
+#include "framework/backends/cuda/reduce.h"
 
 namespace nf::ops {
 
@@ -20,7 +18,6 @@ Tensor sum_except_dim1(const Tensor& g_in) {
   Tensor out = Tensor::empty({g.size(1)}, g.dtype(), g.device());
   switch (g.device().type) {
     case DeviceType::CPU: cpu::sum_except_dim1(g, out); break;
-#ifdef NF_WITH_CUDA
     case DeviceType::CUDA: {
       cuda::Scope scope(g.device());
       int64_t rest = 1;
@@ -28,7 +25,6 @@ Tensor sum_except_dim1(const Tensor& g_in) {
       cuda::sum_except_dim1(g.data<float>(), g.size(0), g.size(1), rest, out.data<float>(), g.device());
       break;
     }
-#endif
     default: unsupported_device("sum_except_dim1", g);
   }
   return out;

@@ -8,22 +8,18 @@
 #include "framework/backends/cpu/shortcut.h"
 #include "framework/ops/dispatch.h"
 
-#ifdef NF_WITH_CUDA
-#include "framework/backends/cuda/context.h"
-#include "framework/backends/cuda/shortcut_kernels.h"
-#endif
+#include "framework/backends/cuda/device.h"
+#include "framework/backends/cuda/shortcut.h"
 
 namespace nf::ops {
 
 namespace {
 
-#ifdef NF_WITH_CUDA
 cuda::Nchw nchw(const Tensor& t) {
   cuda::Nchw d{};
   for (int i = 0; i < 4; ++i) d.size[i] = t.size(i), d.stride[i] = t.strides()[i];
   return d;
 }
-#endif
 
 }  // namespace
 
@@ -42,14 +38,12 @@ Tensor shortcut_pad(const Tensor& x_in, int64_t out_channels, int64_t stride) {
   Tensor y = Tensor::empty(ys, DType::F32, x.device(), f);
   switch (x.device().type) {
     case DeviceType::CPU: cpu::shortcut_pad_forward(x, y, stride); break;
-#ifdef NF_WITH_CUDA
     case DeviceType::CUDA: {
       cuda::Scope scope(x.device());
       cuda::shortcut_pad_forward(x.data<float>(), nchw(x), y.data<float>(), nchw(y), stride,
                                  f == MemoryFormat::ChannelsLast);
       break;
     }
-#endif
     default: unsupported_device("shortcut_pad", x);
   }
   return record(y, "shortcut_pad", {x_in}, [xs, f, stride](const Tensor& g_in) {
@@ -57,14 +51,12 @@ Tensor shortcut_pad(const Tensor& x_in, int64_t out_channels, int64_t stride) {
     Tensor dx = Tensor::empty(xs, DType::F32, g.device(), f);
     switch (g.device().type) {
       case DeviceType::CPU: cpu::shortcut_pad_backward(g, dx, stride); break;
-#ifdef NF_WITH_CUDA
       case DeviceType::CUDA: {
         cuda::Scope scope(g.device());
         cuda::shortcut_pad_backward(g.data<float>(), nchw(g), dx.data<float>(), nchw(dx), stride,
                                     f == MemoryFormat::ChannelsLast);
         break;
       }
-#endif
       default: unsupported_device("shortcut_pad backward", g);
     }
     return std::vector<Tensor>{dx};

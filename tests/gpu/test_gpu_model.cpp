@@ -17,6 +17,9 @@
 #include "framework/optim/sgd.h"
 #include "gpu_test_util.h"
 #include "models/registry.h"
+#include "tools/evaluation.h"
+#include "tools/factories.h"
+#include "tools/runtime.h"
 #include "tools/trainer.h"
 
 using namespace nf;
@@ -153,6 +156,7 @@ std::string env_or(const char* var, const std::string& fallback) {
 }
 
 EvalResult evaluate_checkpoint(const Recipe& r, const std::string& checkpoint) {
+  configure_runtime(r);  // as `normforge eval` does
   ModulePtr model = build_recipe_model(r, false);
   load_weights(*model, checkpoint);
   auto loader = make_loader(r, "test", false);

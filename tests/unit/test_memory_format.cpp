@@ -8,7 +8,7 @@
 // in the input's format (conv: always NHWC).
 #include <cstring>
 
-#include "framework/core/cpu_allocator.h"
+#include "framework/backends/cpu/allocator.h"
 #include "framework/ops/conv.h"
 #include "framework/ops/eltwise.h"
 #include "framework/ops/pool.h"

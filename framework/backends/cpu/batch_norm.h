@@ -1,6 +1,6 @@
 // CPU Batch Normalization for framework/ops/batch_norm.cpp, which owns the semantics
 // (framework/ops/batch_norm.h); the same entry points and formulas as the CUDA kernels
-// (framework/backends/cuda/batch_norm_cuda.h).
+// (framework/backends/cuda/batch_norm.h).
 // Layout: the kernels see x as rows with the channel innermost: the channels-last
 // tensor ([N, H, W, C] for images, [N, C] as is) is M = N*H*W rows of C channels; a
 // blocked one (nChw16c, as conv writes it) is N*C/16 blocks of H*W rows of 16 channels.

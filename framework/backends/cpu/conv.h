@@ -1,6 +1,6 @@
 // 2-d convolution on the CPU through oneDNN (for framework/ops/conv.cpp, which owns the
 // semantics, framework/ops/conv.h); entry points named as the CUDA ones
-// (framework/backends/cuda/conv_cudnn.h).
+// (framework/backends/cuda/conv.h).
 //
 // Tensors: F32 CPU. x [N, C, H, W], y and dy [N, O, OH, OW], dx like x; w / dw
 // [O, C/groups, KH, KW] OIHW (contiguous; reordered per call into the primitive's own

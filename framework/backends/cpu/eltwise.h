@@ -1,6 +1,6 @@
 // Elementwise ops on the CPU through oneDNN's binary and eltwise primitives (for
 // framework/ops/eltwise.cpp), cached by shape and memory format; named as the CUDA
-// launchers (backends/cuda/eltwise_kernels.h).
+// launchers (backends/cuda/eltwise.h).
 // Every operand is a CPU tensor of one shape and one memory format (NCHW, NHWC or
 // blocked nChw16c, dense), so element i of each is the same logical element; the
 // outputs are allocated by the caller.

@@ -1,5 +1,5 @@
 // cross_entropy on the CPU (for framework/ops/loss.cpp), plain loops with the log-sum-exp
-// of each row in double; named as the CUDA launchers (backends/cuda/loss_kernels.h).
+// of each row in double; named as the CUDA launchers (backends/cuda/loss.h).
 // Pointers to contiguous CPU memory: logits [N, K] F32 row-major, targets [N] I64,
 // lse [N] double (each row's log-sum-exp, kept for the backward), loss: one F32,
 // dx [N, K] F32; N >= 1.

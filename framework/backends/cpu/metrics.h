@@ -1,5 +1,5 @@
 // topk_correct_count on the CPU (for framework/ops/metrics.cpp), a plain loop; named as
-// the CUDA launcher (backends/cuda/metrics_kernels.h). logits [N, K] F32 row-major and
+// the CUDA launcher (backends/cuda/metrics.h). logits [N, K] F32 row-major and
 // targets [N] I64 are contiguous CPU memory; *out receives the number of rows whose
 // target ranks < min(k, K) by the rule of ops/metrics.h (ties go to the lower index).
 // A target outside [0, K) throws nf::Error.

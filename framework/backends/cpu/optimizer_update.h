@@ -1,6 +1,6 @@
 // The CPU loops of the SGD and AdamW updates (for framework/ops/optimizer_update.cpp,
 // which checks the tensors and computes the scalars; the CUDA counterpart is the
-// multi-tensor kernel of backends/cuda/optimizer_kernels.h, bitwise equal to these).
+// multi-tensor kernel of backends/cuda/optimizer_update.h, bitwise equal to these).
 // One call updates one parameter in place: p, g and the state buffers are n contiguous
 // F32 values each (flat, any rank), on the CPU. The formulas are PyTorch 1.13's
 // torch.optim.SGD and AdamW, rounded operation by operation as its kernels do.

@@ -1,5 +1,5 @@
 // 2-d pooling on the CPU (for framework/ops/pool.cpp, which owns the semantics,
-// framework/ops/pool.h); entry points named as the CUDA ones (backends/cuda/pool_cudnn.h).
+// framework/ops/pool.h); entry points named as the CUDA ones (backends/cuda/pool.h).
 //   pool_forward / pool_backward: oneDNN's pooling primitives, max or average counting
 //     padded cells, floor mode, cached by shape, layout and window. x [N, C, H, W],
 //     y / dy [N, C, OH, OW], dx like x, all F32 in one memory format: NCHW, NHWC

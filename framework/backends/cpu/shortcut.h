@@ -1,6 +1,6 @@
 // The option-A shortcut on the CPU (for framework/ops/shortcut.cpp): oneDNN has no
 // strided-slice-and-pad primitive, so plain loops (memory-bound copies); named as the
-// CUDA launchers (backends/cuda/shortcut_kernels.h).
+// CUDA launchers (backends/cuda/shortcut.h).
 // x / dx [N, C, H, W] and y / g [N, Co, Ho, Wo] are F32 CPU tensors of one memory format:
 // NCHW, NHWC (dense, any strides: the loops index through them) or blocked nChw16c (the
 // blocked formula). The C channels of x sit at offset (Co - C) / 2 of y.

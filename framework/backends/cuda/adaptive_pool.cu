@@ -1,4 +1,4 @@
-// Adaptive average pooling kernels (declared in pool_cudnn.h), mirroring the CPU loops of
+// Adaptive average pooling kernels (declared in pool.h), mirroring the CPU loops of
 // ops/pool.cpp. x [N, C, H, W] -> y [N, C, OH, OW]; output cell (i, j) averages input rows
 // [floor(i*H/OH), ceil((i+1)*H/OH)) and columns [floor(j*W/OW), ceil((j+1)*W/OW)).
 // Tensors are addressed through their strides (NCHW, NHWC, any dense layout); threads walk
@@ -6,7 +6,7 @@
 // The backward is a gather: each dx element sums dy/bin_size over the cells whose bin
 // covers it, rows then columns ascending, like the CPU loop: no atomics, deterministic.
 #include "framework/backends/cuda/context.h"
-#include "framework/backends/cuda/pool_cudnn.h"
+#include "framework/backends/cuda/pool.h"
 
 namespace nf::cuda {
 

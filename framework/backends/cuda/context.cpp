@@ -1,3 +1,6 @@
+// The CUDA backend's per-device context (context.h: error checks, the stream, cuDNN/cuBLAS
+// handles and workspace of each device) and the device scope and math settings that
+// code outside the backend uses (device.h).
 #include "framework/backends/cuda/context.h"
 
 #include <array>

@@ -3,9 +3,10 @@
 // of normforge is ordered on, the cuDNN and cuBLAS handles bound to that stream, and a
 // reusable workspace for cuDNN. Because everything runs on one stream, memory freed by
 // a Tensor may be reused by the next allocation without waiting (stream order).
+// Internal to framework/backends/cuda (it includes the CUDA, cuDNN and cuBLAS headers);
+// code outside the backend uses the pure device.h, which this header includes.
 //
-// Ops call these from their `case DeviceType::CUDA:` branch:
-//   cuda::Scope s(x.device());            // makes x's device current
+// The backend's .cpp/.cu files use them under a cuda::Scope (device.h):
 //   kernel<<<blocks, threads, 0, cuda::stream()>>>(...); cuda::check_launch("relu");
 //   cuda::check(cudnnXxx(cuda::cudnn(), ...), "cudnnXxx");
 #pragma once
@@ -16,7 +17,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "framework/core/dtype.h"
+#include "framework/backends/cuda/device.h"
 
 namespace nf::cuda {
 
@@ -26,18 +27,6 @@ void check(cudnnStatus_t s, const char* what);
 void check(cublasStatus_t s, const char* what);
 void check_launch(const char* kernel);  // cudaGetLastError after a <<<>>> launch
 
-// Makes `d` the current device for its lifetime (restores the previous one).
-class Scope {
- public:
-  explicit Scope(Device d);
-  ~Scope();
-  Scope(const Scope&) = delete;
-  Scope& operator=(const Scope&) = delete;
-
- private:
-  int prev_ = 0;
-};
-
 int current_device();
 cudaStream_t stream();       // the current device's stream
 cudnnHandle_t cudnn();       // bound to stream()
@@ -46,17 +35,6 @@ cublasHandle_t cublas();     // bound to stream(); FP32 math by default
 // only valid until the next call, on the current device's stream).
 void* workspace(size_t bytes);
 void synchronize();  // waits for the current device's stream
-
-// TF32 tensor-core math for fp32 convolutions and matmuls (PyTorch's allow_tf32).
-// Off by default: fp32 then agrees with the CPU path to ~1e-6 relative.
-void set_allow_tf32(bool on);
-bool allow_tf32();
-
-// Convolution algorithms chosen by timing them all once per shape (PyTorch's
-// cudnn.benchmark) instead of by cuDNN's heuristics. Off by default: the heuristics'
-// choice is the same in every run, so results are reproducible across runs.
-void set_cudnn_benchmark(bool on);
-bool cudnn_benchmark();
 
 // Grid size for n elements at `threads` per block, capped so a grid-stride loop covers it.
 inline unsigned blocks_for(int64_t n, int threads = 256) {

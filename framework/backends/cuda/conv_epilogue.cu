@@ -1,9 +1,10 @@
-// The convolution epilogue on CUDA (declared in conv_cudnn.h): one elementwise pass over
+// The convolution epilogue on CUDA (declared in conv.h): one elementwise pass over
 // y [N, C, H, W], dense in memory format f (NCHW or NHWC), in place:
 //   y = relu?(y + bias[c] + residual)
 // with the same order of operations as the CPU path (oneDNN bias, then the sum post-op,
 // then relu). bias [C] and residual (y's shape and format) are optional.
-#include "framework/backends/cuda/conv_cudnn.h"
+#include "framework/backends/cuda/context.h"
+#include "framework/backends/cuda/conv.h"
 
 namespace nf::cuda {
 

@@ -2,7 +2,7 @@
 // per-channel sums (channel_sums.cuh: double partials per row chunk, then one warp per
 // channel adds them in a fixed order), so the result is bitwise the same on every run.
 #include "framework/backends/cuda/channel_sums.cuh"
-#include "framework/backends/cuda/reduce_kernels.h"
+#include "framework/backends/cuda/reduce.h"
 
 namespace nf::cuda {
 

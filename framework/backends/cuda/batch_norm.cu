@@ -1,4 +1,4 @@
-// CUDA batch normalization (declared in batch_norm_cuda.h, which states the layouts).
+// CUDA batch normalization (declared in batch_norm.h, which states the layouts).
 // Own kernels rather than cuDNN's legacy batch normalization: on channels-last fp32
 // tensors cuDNN 9 runs its NCHW kernels over the strides, which took 79% of a ResNet-20
 // training step on an H100 (Nsight Compute, 2026-11-23: bn_fw_tr_1C11_kernel_NCHW and
@@ -6,7 +6,7 @@
 // double as the CPU branch does.
 // - Per-channel sums: channel_sums.cuh (double, fixed order, deterministic).
 // - Elementwise passes (normalize + add + ReLU, dx) are grid-stride loops over x.
-#include "framework/backends/cuda/batch_norm_cuda.h"
+#include "framework/backends/cuda/batch_norm.h"
 #include "framework/backends/cuda/channel_sums.cuh"
 #include "framework/backends/cuda/context.h"
 #include "framework/core/error.h"

@@ -5,7 +5,7 @@
 #include <cmath>
 
 #include "framework/backends/cuda/context.h"
-#include "framework/backends/cuda/eltwise_kernels.h"
+#include "framework/backends/cuda/eltwise.h"
 
 namespace nf::cuda {
 

@@ -1,11 +1,11 @@
-// linear on the GPU (see linear_cublas.h). cuBLAS is column-major: a row-major [r, c]
+// linear on the GPU (see linear.h). cuBLAS is column-major: a row-major [r, c]
 // matrix is the column-major [c, r] matrix with leading dimension c, its transpose,
 // so each row-major product is computed as its transpose:
 //   y^T  [out, n]  = w  (op T of w^T [in, out])  x^T [in, n]
 //   dx^T [in, n]   = w^T [in, out]               gy^T [out, n]
 //   dw^T [in, out] = x^T [in, n]                 gy (op T of gy^T [out, n])
 // The bias is added by a grid-stride kernel after the forward product.
-#include "framework/backends/cuda/linear_cublas.h"
+#include "framework/backends/cuda/linear.h"
 
 #include <climits>
 #include <string>

@@ -6,7 +6,7 @@
 
 #include "framework/backends/cuda/block_reduce.cuh"
 #include "framework/backends/cuda/context.h"
-#include "framework/backends/cuda/metrics_kernels.h"
+#include "framework/backends/cuda/metrics.h"
 
 namespace nf::cuda {
 

@@ -1,4 +1,4 @@
-#include "framework/core/cpu_allocator.h"
+#include "framework/backends/cpu/allocator.h"
 
 #include <cstdlib>
 #include <mutex>

@@ -3,7 +3,7 @@
 // u_i = (h >> 11) * 2^-53 (53 random bits, uniform in [0, 1), as the CPU path). Element i
 // is kept iff u_i >= p, and then becomes in[i] * scale; otherwise in[i] * 0.
 #include "framework/backends/cuda/context.h"
-#include "framework/backends/cuda/dropout_kernels.h"
+#include "framework/backends/cuda/dropout.h"
 
 namespace nf::cuda {
 

@@ -1,10 +1,10 @@
-// Multi-tensor SGD and AdamW kernels (see optimizer_kernels.h). A launch gets a Table:
+// Multi-tensor SGD and AdamW kernels (see optimizer_update.h). A launch gets a Table:
 // the update's scalars, up to kMaxTensorsPerLaunch tensors, and for each tensor the
 // index of its first work item, where a work item is kChunk consecutive elements of
 // one tensor. Blocks take work items grid-stride, find the item's tensor by binary
 // search over those first indices, and update its elements with one thread each, so
 // every element is written by exactly one thread (bitwise deterministic).
-#include "framework/backends/cuda/optimizer_kernels.h"
+#include "framework/backends/cuda/optimizer_update.h"
 
 #include <algorithm>
 #include <memory>

@@ -1,5 +1,5 @@
-// 2-d convolution on CUDA through cuDNN 9's legacy API (for framework/ops/conv.cpp), and
-// the owned cuDNN descriptors that pool_cudnn.cpp shares.
+// 2-d convolution on CUDA through cuDNN 9's legacy API (for framework/ops/conv.cpp).
+// Pure C++ (no CUDA or cuDNN header); the cuDNN descriptors are in cudnn_descriptor.h.
 //
 // Tensors: dense F32 on one CUDA device. Activations x [N, C, H, W], y and dy
 // [N, O, OH, OW], dx like x: all in one memory format, ConvShape::format (x's): NCHW, or
@@ -15,32 +15,9 @@
 #pragma once
 #include <cstdint>
 
-#include "framework/backends/cuda/context.h"
 #include "framework/core/tensor.h"
 
 namespace nf::cuda {
-
-// Owns one cuDNN descriptor (create on construction, destroy on destruction).
-template <class T, cudnnStatus_t (*Create)(T*), cudnnStatus_t (*Destroy)(T)>
-class Descriptor {
- public:
-  Descriptor() { check(Create(&d_), "cudnnCreate*Descriptor"); }
-  ~Descriptor() { Destroy(d_); }
-  Descriptor(const Descriptor&) = delete;
-  Descriptor& operator=(const Descriptor&) = delete;
-  T get() const { return d_; }
-
- private:
-  T d_{};
-};
-using TensorDescriptor = Descriptor<cudnnTensorDescriptor_t, cudnnCreateTensorDescriptor, cudnnDestroyTensorDescriptor>;
-
-// A packed F32 4-d descriptor for a tensor of `shape` ([N, C, H, W]) in memory format f.
-void set_tensor_descriptor(const TensorDescriptor& d, const Shape& shape, MemoryFormat f);
-
-// Throws "<op> (CUDA): <name> must be a dense F32 CUDA tensor of shape ..." unless t is
-// exactly what a descriptor made by set_tensor_descriptor(shape, f) describes.
-void check_described(const char* op, const char* name, const Tensor& t, const Shape& shape, MemoryFormat f);
 
 // One convolution: the shapes of x and w, the parameters as in ops::Conv2dParams, and the
 // memory format of the activations.

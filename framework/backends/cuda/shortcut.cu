@@ -3,7 +3,7 @@
 // NCHW, c innermost for NHWC, so neighbouring threads write neighbouring addresses); the
 // addresses of both tensors then go through their strides.
 #include "framework/backends/cuda/context.h"
-#include "framework/backends/cuda/shortcut_kernels.h"
+#include "framework/backends/cuda/shortcut.h"
 
 namespace nf::cuda {
 

@@ -10,7 +10,7 @@
 
 #include "framework/backends/cuda/block_reduce.cuh"
 #include "framework/backends/cuda/context.h"
-#include "framework/backends/cuda/loss_kernels.h"
+#include "framework/backends/cuda/loss.h"
 
 namespace nf::cuda {
 

@@ -1,31 +1,23 @@
-// cuDNN convolutions (layouts and algorithm policy: conv_cudnn.h): the plan cache (one
+// cuDNN convolutions (layouts and algorithm policy: conv.h): the plan cache (one
 // Plan of descriptors per geometry, each direction's algorithm chosen on its first use)
 // and the forward, backward-data, backward-filter and backward-bias calls. All calls run
 // on cuda::stream() through cuda::cudnn(), with the shared cuda::workspace().
-#include "framework/backends/cuda/conv_cudnn.h"
+#include "framework/backends/cuda/conv.h"
 
 #include <array>
-#include <climits>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
 
+#include "framework/backends/cuda/cudnn_descriptor.h"
+
 namespace nf::cuda {
 
 namespace {
 
 constexpr size_t kMaxWorkspace = size_t(1) << 30;  // 1 GiB
-
-int to_int(int64_t v) {
-  NF_CHECK(v >= 0 && v <= INT_MAX, "cuDNN: size " + std::to_string(v) + " does not fit in an int");
-  return static_cast<int>(v);
-}
-
-cudnnTensorFormat_t cudnn_format(MemoryFormat f) {
-  return f == MemoryFormat::ChannelsLast ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW;
-}
 
 using FilterDescriptor = Descriptor<cudnnFilterDescriptor_t, cudnnCreateFilterDescriptor, cudnnDestroyFilterDescriptor>;
 using ConvDescriptor =
@@ -139,21 +131,6 @@ auto choose(const ConvShape& s, const char* direction, int max_count, const Heur
 const float kOne = 1.f, kZero = 0.f;
 
 }  // namespace
-
-void set_tensor_descriptor(const TensorDescriptor& d, const Shape& shape, MemoryFormat f) {
-  NF_CHECK(shape.size() == 4, "cuDNN tensor descriptor: 4-d shape expected, got " + shape_str(shape));
-  check(cudnnSetTensor4dDescriptor(d.get(), cudnn_format(f), CUDNN_DATA_FLOAT, to_int(shape[0]), to_int(shape[1]),
-                                   to_int(shape[2]), to_int(shape[3])),
-        "cudnnSetTensor4dDescriptor");
-}
-
-void check_described(const char* op, const char* name, const Tensor& t, const Shape& shape, MemoryFormat f) {
-  NF_CHECK(t.defined() && t.device().is_cuda() && t.dtype() == DType::F32 && t.shape() == shape &&
-               t.is_contiguous(f),
-           std::string(op) + " (CUDA): " + name + " must be a dense F32 CUDA tensor of shape " + shape_str(shape) +
-               (f == MemoryFormat::ChannelsLast ? " in channels-last" : " in row-major") + " order, got " +
-               (t.defined() ? t.str() : "an undefined tensor"));
-}
 
 void conv_forward(const ConvShape& s, const Tensor& x, const Tensor& w, const Tensor& y) {
   Scope scope(x.device());

@@ -1,7 +1,7 @@
-// cuDNN pooling (pool_cudnn.h): a cache of x / y tensor descriptors and the pooling
+// cuDNN pooling (pool.h): a cache of x / y tensor descriptors and the pooling
 // descriptor per (mode, x shape, format, window), and the forward and backward calls on
 // cuda::stream() through cuda::cudnn().
-#include "framework/backends/cuda/pool_cudnn.h"
+#include "framework/backends/cuda/pool.h"
 
 #include <array>
 #include <climits>
@@ -10,7 +10,7 @@
 #include <mutex>
 #include <string>
 
-#include "framework/backends/cuda/conv_cudnn.h"
+#include "framework/backends/cuda/cudnn_descriptor.h"
 
 namespace nf::cuda {
 

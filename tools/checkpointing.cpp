@@ -1,0 +1,67 @@
+// Checkpointer: making, restoring, saving and pruning the trainer's checkpoints.
+#include "tools/checkpointing.h"
+
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+
+#include "framework/core/random.h"
+#include "tools/model_setup.h"
+
+namespace nf {
+
+namespace {
+
+std::string fmt_double(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  return buf;
+}
+
+}  // namespace
+
+Checkpointer::Checkpointer(const Recipe& r, const RunDir& run, Module& model, optim::Optimizer& opt)
+    : r_(r), run_(run), model_(model), opt_(opt) {}
+
+TrainerPosition Checkpointer::restore(const std::string& dir, const io::Checkpoint& state) const {
+  load_weights(model_, dir);
+  io::TensorDict opt_state = state.trainer_state;
+  NF_CHECK(opt_state.count("epoch") && state.trainer_meta.count("rng.default"),
+           dir + ": trainer_state.safetensors lacks epoch or RNG state");
+  TrainerPosition at;
+  at.epoch = static_cast<int64_t>(opt_state.at("epoch").item());
+  opt_state.erase("epoch");
+  opt_.load_state_dict(opt_state);
+  at.step = opt_.step_count();
+  default_generator().set_state(state.trainer_meta.at("rng.default"));
+  if (state.trainer_meta.count("best_top1")) at.best_top1 = std::stod(state.trainer_meta.at("best_top1"));
+  spdlog::info("resumed from {} (epoch {}, step {})", dir, at.epoch, at.step);
+  return at;
+}
+
+io::Checkpoint Checkpointer::make(const TrainerPosition& at) const {
+  io::Checkpoint c;
+  c.model = model_.state_dict();
+  c.trainer_state = opt_.state_dict();
+  c.trainer_state["epoch"] = Tensor::scalar(double(at.epoch), DType::I64);
+  c.trainer_meta = {{"rng.default", default_generator().state()}, {"best_top1", fmt_double(at.best_top1)},
+                    {"step", std::to_string(at.step)}, {"format", "normforge-trainer-1"}};
+  c.config_yaml = dump_recipe(r_);
+  return c;
+}
+
+void Checkpointer::save_epoch(const TrainerPosition& at, bool whole_epoch, bool is_best) const {
+  if (whole_epoch && r_.trainer.checkpoint_every > 0 && at.epoch % r_.trainer.checkpoint_every == 0) {
+    char name[32];
+    std::snprintf(name, sizeof name, "epoch_%04lld", (long long)at.epoch);
+    io::save_checkpoint((run_.checkpoints() / name).string(), make(at));
+    io::prune_checkpoints(run_.checkpoints().string(), r_.trainer.keep_last);
+  }
+  if (is_best) io::save_checkpoint((run_.checkpoints() / "best").string(), make(at));
+}
+
+void Checkpointer::save_final(const TrainerPosition& at) const {
+  io::save_checkpoint((run_.out() / "final").string(), make(at));
+}
+
+}  // namespace nf

@@ -1,0 +1,46 @@
+// The trainer's checkpoints: what one holds (weights and BN buffers, optimizer state,
+// epoch, step, RNG state, best top-1, the resolved recipe), restoring a run from one,
+// and which are written when: epoch_NNNN every trainer.checkpoint_every whole epochs
+// (trainer.keep_last kept), best/ on a new best test top-1, final/ at the end.
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "framework/io/checkpoint.h"
+#include "framework/optim/optimizer.h"
+#include "layers/module.h"
+#include "tools/recipe.h"
+#include "tools/run_dir.h"
+
+namespace nf {
+
+// Where training stands; a checkpoint saves it and a resumed run starts from it.
+struct TrainerPosition {
+  int64_t epoch = 0;        // completed epochs
+  int64_t step = 0;         // optimizer steps taken
+  double best_top1 = -1;    // best test top-1 so far (-1: none yet)
+};
+
+class Checkpointer {
+ public:
+  Checkpointer(const Recipe& r, const RunDir& run, Module& model, optim::Optimizer& opt);
+
+  // Restores the weights, optimizer state and default RNG from checkpoint folder `dir`,
+  // whose files were read into `state` before anything was written; returns where it
+  // left off.
+  TrainerPosition restore(const std::string& dir, const io::Checkpoint& state) const;
+  // After epoch at.epoch: epoch_NNNN (when the epoch ran whole and is a checkpoint
+  // epoch, then pruning to keep_last), and best/ when `is_best`.
+  void save_epoch(const TrainerPosition& at, bool whole_epoch, bool is_best) const;
+  void save_final(const TrainerPosition& at) const;
+
+ private:
+  io::Checkpoint make(const TrainerPosition& at) const;
+
+  const Recipe& r_;
+  const RunDir& run_;
+  Module& model_;
+  optim::Optimizer& opt_;
+};
+
+}  // namespace nf

@@ -1,0 +1,21 @@
+// Evaluation of a model over a loader (`normforge eval` and the trainer's per-epoch
+// test): mean cross-entropy, top-1 and top-5 in eval mode without a graph.
+#pragma once
+#include <cstdint>
+
+#include "data/loader.h"
+#include "layers/module.h"
+#include "tools/model_setup.h"
+
+namespace nf {
+
+struct EvalResult {
+  double loss = 0, top1 = 0, top5 = 0;  // mean cross-entropy; accuracies as fractions
+  int64_t samples = 0;
+};
+
+// Evaluates in eval mode under NoGradGuard; restores the module's previous mode.
+// Batches go where `where` says (the model must already be there).
+EvalResult evaluate(Module& model, data::DataLoader& loader, const Placement& where = {});
+
+}  // namespace nf

@@ -1,0 +1,108 @@
+// TrainLoop::train_epoch (the step, read-back, divergence), evaluation_due, report_epoch.
+#include "tools/train_loop.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "framework/autograd/autograd.h"
+#include "framework/ops/loss.h"
+#include "framework/ops/metrics.h"
+
+namespace nf {
+
+namespace {
+
+// A step's loss and top-1 count, still on the device.
+struct Pending {
+  Tensor loss, correct;
+  int64_t n, index, step;
+};
+
+// Reads the pending steps back into the epoch's sums (and the progress line); a
+// non-finite loss stops training.
+void read_back(std::vector<Pending>& pending, EpochStats& s, int64_t epoch, Progress& progress, const RunDir& run) {
+  for (const Pending& p : pending) {
+    const double lv = p.loss.item();
+    if (!std::isfinite(lv))
+      throw DivergedError("loss is " + std::string(std::isnan(lv) ? "NaN" : "infinite") + " at epoch " +
+                          std::to_string(epoch + 1) + ", step " + std::to_string(p.step) +
+                          "; training stopped (last good checkpoint: " + run.last_checkpoint() + ")");
+    s.loss_sum += lv * p.n;
+    s.correct += static_cast<int64_t>(p.correct.item());
+    s.seen += p.n;
+    progress.step(p.index, s.loss_sum / s.seen, double(s.correct) / s.seen, s.lr, p.n);
+  }
+  pending.clear();
+}
+
+}  // namespace
+
+bool training_finished(const Recipe& r, const TrainerPosition& at) {
+  return r.trainer.max_steps ? at.step >= *r.trainer.max_steps : at.epoch >= r.trainer.epochs;
+}
+
+TrainLoop::TrainLoop(const Recipe& r, const Placement& where, Module& model, optim::Optimizer& opt,
+                     const optim::LrSchedule& schedule, data::DataLoader& loader, const RunDir& run,
+                     Progress& progress)
+    : r_(r), where_(where), model_(model), opt_(opt), schedule_(schedule), loader_(loader), run_(run),
+      progress_(progress) {}
+
+EpochStats TrainLoop::train_epoch(TrainerPosition& at) {
+  set_training_mode(model_, r_.finetune.bn);
+  loader_.start_epoch(at.epoch);
+  progress_.begin_epoch(at.epoch, r_.trainer.max_steps ? 0 : r_.trainer.epochs, loader_.batches_per_epoch());
+  EpochStats s;
+  s.lr = opt_.lr();
+  // Each step's loss and top-1 count stay on the device until read back: every step
+  // on the CPU, once per log interval on CUDA (a read waits for the GPU to catch up).
+  std::vector<Pending> pending;
+  const size_t read_every =
+      where_.device.is_cpu() ? 1 : static_cast<size_t>(std::max<int64_t>(r_.trainer.log_every, 1));
+  data::Batch b;
+  while (!training_finished(r_, at) && loader_.next(b)) {
+    s.lr = schedule_.lr_at(at.step);
+    opt_.set_lr(s.lr);
+    const Tensor labels = place(b.labels, where_);
+    Tensor logits = model_.forward(place(b.images, where_));
+    Tensor loss = ops::cross_entropy(logits, labels, r_.label_smoothing);
+    opt_.zero_grad();
+    loss.backward();
+    opt_.step();
+    ++at.step, ++s.batches;
+    {
+      NoGradGuard no_grad;
+      pending.push_back({loss.detach(), ops::topk_correct_count(logits.detach(), labels, 1), b.labels.numel(),
+                         b.index, at.step});
+    }
+    if (pending.size() >= read_every) read_back(pending, s, at.epoch, progress_, run_);
+  }
+  read_back(pending, s, at.epoch, progress_, run_);
+  progress_.end_epoch();
+  return s;
+}
+
+bool evaluation_due(const Recipe& r, int64_t epoch, bool last) {
+  return (r.trainer.eval_every > 0 && epoch % r.trainer.eval_every == 0) || last;
+}
+
+void report_epoch(const RunDir& run, const TrainerPosition& at, const EpochStats& s,
+                  const std::optional<EvalResult>& test, double seconds) {
+  const int64_t seen = std::max<int64_t>(s.seen, 1);
+  nlohmann::json line = {{"epoch", at.epoch}, {"step", at.step}, {"lr", s.lr}, {"train_loss", s.loss_sum / seen},
+                         {"train_top1", double(s.correct) / seen}, {"test_loss", nullptr}, {"test_top1", nullptr},
+                         {"test_top5", nullptr}, {"seconds", seconds}};
+  std::string test_msg;
+  if (test) {
+    line["test_loss"] = test->loss, line["test_top1"] = test->top1, line["test_top5"] = test->top5;
+    test_msg = fmt::format(" | test loss {:.4f} top1 {:.2f}% top5 {:.2f}%", test->loss, 100 * test->top1,
+                           100 * test->top5);
+  }
+  spdlog::info("epoch {} step {} | train loss {:.4f} top1 {:.2f}%{} | lr {:.5f} | {:.1f}s", at.epoch, at.step,
+               line["train_loss"].get<double>(), 100 * line["train_top1"].get<double>(), test_msg, s.lr, seconds);
+  run.append_metrics(line);
+}
+
+}  // namespace nf

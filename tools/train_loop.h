@@ -1,0 +1,65 @@
+// One epoch of training and what follows it: optimizer steps in train mode (with the
+// finetune.bn mode) at the schedule's rates, each step's loss checked for divergence
+// as it is read back, whether the test set is evaluated after an epoch, and the
+// epoch's line in metrics.jsonl and the log. Device-agnostic: it only calls Module,
+// ops and the optimizer.
+#pragma once
+#include <cstdint>
+#include <optional>
+
+#include "data/loader.h"
+#include "framework/optim/lr_schedule.h"
+#include "framework/optim/optimizer.h"
+#include "layers/module.h"
+#include "tools/checkpointing.h"
+#include "tools/evaluation.h"
+#include "tools/model_setup.h"
+#include "tools/progress.h"
+#include "tools/recipe.h"
+#include "tools/run_dir.h"
+
+namespace nf {
+
+// Thrown when the loss stops being finite; main() maps it to exit code 3.
+struct DivergedError : Error {
+  using Error::Error;
+};
+
+// Done: trainer.max_steps steps taken when set, else trainer.epochs epochs completed.
+bool training_finished(const Recipe& r, const TrainerPosition& at);
+
+// One epoch's training steps: sums over the images seen, and the last rate used.
+struct EpochStats {
+  double loss_sum = 0, lr = 0;
+  int64_t correct = 0, seen = 0, batches = 0;
+};
+
+class TrainLoop {
+ public:
+  TrainLoop(const Recipe& r, const Placement& where, Module& model, optim::Optimizer& opt,
+            const optim::LrSchedule& schedule, data::DataLoader& loader, const RunDir& run, Progress& progress);
+  // Trains epoch at.epoch from its first batch until it ends or training is finished,
+  // advancing at.step. A non-finite loss throws DivergedError naming the last good
+  // checkpoint.
+  EpochStats train_epoch(TrainerPosition& at);
+
+ private:
+  const Recipe& r_;
+  const Placement& where_;
+  Module& model_;
+  optim::Optimizer& opt_;
+  const optim::LrSchedule& schedule_;
+  data::DataLoader& loader_;
+  const RunDir& run_;
+  Progress& progress_;
+};
+
+// Whether the test set is evaluated after `epoch` completed epochs: every
+// trainer.eval_every epochs, and when `last`.
+bool evaluation_due(const Recipe& r, int64_t epoch, bool last);
+
+// The epoch's line: appended to metrics.jsonl and logged.
+void report_epoch(const RunDir& run, const TrainerPosition& at, const EpochStats& s,
+                  const std::optional<EvalResult>& test, double seconds);
+
+}  // namespace nf
