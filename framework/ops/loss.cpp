@@ -37,8 +37,8 @@ Tensor cross_entropy_backward(const Tensor& g, const Tensor& logits, const Tenso
   const int64_t N = logits.size(0), K = logits.size(1);
   switch (logits.device().type) {
     case DeviceType::CPU:
-      cpu::cross_entropy_backward(logits.data<float>(), targets.data<int64_t>(), doubles(lse_slots), g.item(), N, K, ls,
-                                  dx.data<float>());
+      cpu::cross_entropy_backward(logits.data<float>(), targets.data<int64_t>(), doubles(lse_slots), g.item(), N, K,
+                                  ls, dx.data<float>());
       break;
     case DeviceType::CUDA: {
       check_dtype("cross_entropy backward", g, DType::F32);

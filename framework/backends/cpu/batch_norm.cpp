@@ -26,7 +26,7 @@ struct Segment {
   int64_t offset, r0, r1, c0, width;
 };
 
-// The rows of x (see the top), split into one range per thread: a range of the M rows
+// The rows of x (see batch_norm.h), split into one range per thread: a range of the M rows
 // (channels-last), or of the N*C/16 blocks (blocked). Below kParallelMin values one
 // thread does it all (waking threads costs more).
 struct Rows {

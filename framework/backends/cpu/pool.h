@@ -26,15 +26,16 @@ struct PoolWindow {
 };
 
 // y = pool(x) (y allocated by the caller, in x's memory format). Returns max pooling's
-// workspace when keep_workspace (the backward needs it), else null.
+// workspace when keep_ws (its backward needs it), else null.
 std::shared_ptr<Storage> pool_forward(PoolMode mode, const PoolWindow& w, const Tensor& x, const Tensor& y,
-                                      bool keep_workspace);
-// dx from dy for a pooling of input shape dx.shape(); dx and dy in one memory format;
-// max pooling reads the forward's workspace.
+                                      bool keep_ws);
+// dx from the gradient g of y, for a pooling of input shape dx.shape(); dx and g in one
+// memory format; max pooling reads the forward's workspace.
 void pool_backward(PoolMode mode, const PoolWindow& w, const Tensor& g, const Tensor& dx,
                    const std::shared_ptr<Storage>& workspace);
 
 void adaptive_avg_pool2d_forward(const Tensor& x, const Tensor& y);
-void adaptive_avg_pool2d_backward(const Tensor& g, const Tensor& dx);  // dx += ..., zeroed by the caller
+// dx (zeroed by the caller) receives g / bin size in every cell of each bin.
+void adaptive_avg_pool2d_backward(const Tensor& g, const Tensor& dx);
 
 }  // namespace nf::cpu
