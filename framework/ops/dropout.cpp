@@ -1,35 +1,20 @@
-// dropout: forward and backward. oneDNN 2.6 has no dropout (nor a random-number
-// primitive), so the CPU path is plain loops: the mask is a tensor of x's shape holding s
-// (kept) or 0 (dropped); forward is x * mask, backward g * mask. Element i is kept iff
-// u_i >= p, with u_i = (gen.next() >> 11) * 2^-53 uniform in [0, 1).
+// dropout: forward and backward. CPU: plain loops (backends/cpu/dropout.h): the mask is a
+// tensor of x's shape holding s (kept) or 0 (dropped); forward is x * mask, backward
+// g * mask. Element i is kept iff u_i >= p, with u_i = (gen.next() >> 11) * 2^-53
+// uniform in [0, 1).
 // CUDA: one seed = gen.next() per call; u_i comes from a counter-based hash of (seed, i)
 // (backends/cuda/dropout_kernels), so the backward regenerates the mask from the seed
 // instead of keeping it. Both index elements in row-major order (x made contiguous).
 #include "framework/ops/dropout.h"
 
 #include "framework/autograd/autograd.h"
+#include "framework/backends/cpu/dropout.h"
 #include "framework/ops/dispatch.h"
 
 #include "framework/backends/cuda/device.h"
 #include "framework/backends/cuda/dropout.h"
 
 namespace nf::ops {
-
-namespace {
-
-// out = a * mask elementwise (contiguous CPU tensors of one shape).
-Tensor cpu_mul(const Tensor& a, const Tensor& mask) {
-  Tensor out = Tensor::empty(a.shape(), a.dtype(), a.device());
-  const float* ap = a.data<float>();
-  const float* mp = mask.data<float>();
-  float* op = out.data<float>();
-  const int64_t n = a.numel();
-#pragma omp parallel for simd
-  for (int64_t i = 0; i < n; ++i) op[i] = ap[i] * mp[i];
-  return out;
-}
-
-}  // namespace
 
 Tensor dropout(const Tensor& x_in, double p, bool training, Generator& gen) {
   NF_CHECK(p >= 0.0 && p <= 1.0, "dropout: probability must be in [0, 1], got " + std::to_string(p));
@@ -41,17 +26,12 @@ Tensor dropout(const Tensor& x_in, double p, bool training, Generator& gen) {
   uint64_t seed = 0;  // CUDA: the counter-based mask's seed
   Tensor y;
   switch (x.device().type) {
-    case DeviceType::CPU: {
+    case DeviceType::CPU:
       mask = Tensor::empty(x.shape(), x.dtype(), x.device());
-      float* m = mask.data<float>();
-      const int64_t n = x.numel();
-      for (int64_t i = 0; i < n; ++i) {
-        const double u = static_cast<double>(gen.next() >> 11) * 0x1p-53;
-        m[i] = u >= p ? scale : 0.f;
-      }
-      y = cpu_mul(x, mask);
+      cpu::dropout_mask(gen, p, scale, mask);
+      y = Tensor::empty(x.shape(), x.dtype(), x.device());
+      cpu::dropout_apply(x, mask, y);
       break;
-    }
     case DeviceType::CUDA: {
       seed = gen.next();
       y = Tensor::empty(x.shape(), x.dtype(), x.device());
@@ -65,7 +45,10 @@ Tensor dropout(const Tensor& x_in, double p, bool training, Generator& gen) {
     Tensor g = g_in.contiguous();
     Tensor dx;
     switch (g.device().type) {
-      case DeviceType::CPU: dx = cpu_mul(g, mask); break;
+      case DeviceType::CPU:
+        dx = Tensor::empty(g.shape(), g.dtype(), g.device());
+        cpu::dropout_apply(g, mask, dx);
+        break;
       case DeviceType::CUDA: {
         dx = Tensor::empty(g.shape(), g.dtype(), g.device());
         cuda::Scope scope(g.device());

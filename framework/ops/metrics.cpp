@@ -1,10 +1,9 @@
-// topk_correct_count: CPU counts with plain loops; CUDA in one kernel
+// topk_correct_count: CPU counts with a plain loop (backends/cpu/metrics); CUDA in one kernel
 // (backends/cuda/metrics_kernels) that writes the count into a device tensor.
 // topk_correct reads that count back.
 #include "framework/ops/metrics.h"
 
-#include <algorithm>
-
+#include "framework/backends/cpu/metrics.h"
 #include "framework/ops/dispatch.h"
 
 #include "framework/backends/cuda/device.h"
@@ -24,22 +23,9 @@ Tensor topk_correct_count(const Tensor& logits_in, const Tensor& targets_in, int
   const int64_t N = logits.size(0), K = logits.size(1);
   Tensor count = Tensor::empty({}, DType::I64, logits.device());
   switch (logits.device().type) {
-    case DeviceType::CPU: {
-      const float* v = logits.data<float>();
-      const int64_t* t = targets.data<int64_t>();
-      int64_t correct = 0;
-      for (int64_t n = 0; n < N; ++n) {
-        NF_CHECK(t[n] >= 0 && t[n] < K, "topk_correct: target " + std::to_string(t[n]) + " at index " +
-                                             std::to_string(n) + " is out of range [0, " + std::to_string(K) + ")");
-        const float* row = v + n * K;
-        const float mine = row[t[n]];
-        int64_t rank = 0;
-        for (int64_t j = 0; j < K; ++j) rank += row[j] > mine || (row[j] == mine && j < t[n]);
-        correct += rank < std::min(k, K);
-      }
-      *count.data<int64_t>() = correct;
+    case DeviceType::CPU:
+      cpu::topk_correct_count(logits.data<float>(), targets.data<int64_t>(), N, K, k, count.data<int64_t>());
       break;
-    }
     case DeviceType::CUDA: {
       cuda::Scope scope(logits.device());
       cuda::topk_correct_count(logits.data<float>(), targets.data<int64_t>(), N, K, k, count.data<int64_t>());

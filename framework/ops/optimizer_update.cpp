@@ -1,32 +1,24 @@
-// SGD and AdamW updates (see optimizer_update.h). The CPU loops are OpenMP
-// `parallel for simd` (parallel only for large tensors, where threads pay off).
-// std::fma marks exactly the fused multiply-adds PyTorch's kernels perform; every
-// other product and sum is written so the compiler cannot contract it. On x86-64
-// the loops are also compiled for x86-64-v3 (AVX2 + FMA) and picked at run time,
-// so the FMAs vectorize instead of calling libm's fmaf. The per-tensor entry points
-// are one-slot lists; the CUDA branch hands the whole list to one kernel launch
+// SGD and AdamW updates (see optimizer_update.h): checks and the host scalars here, the
+// CPU loops in backends/cpu/optimizer_update (one call per tensor). The per-tensor entry
+// points are one-slot lists; the CUDA branch hands the whole list to one kernel launch
 // with the same float scalars the CPU loop gets.
 #include "framework/ops/optimizer_update.h"
 
 #include <algorithm>
 #include <cmath>
 
+#include "framework/backends/cpu/optimizer_update.h"
 #include "framework/ops/dispatch.h"
 
 #include "framework/backends/cuda/device.h"
 #include "framework/backends/cuda/optimizer_update.h"
 
-#if defined(__x86_64__) && defined(__GNUC__)
-#define NF_FMA_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
-#else
-#define NF_FMA_CLONES
-#endif
-
 namespace nf::ops {
 
 namespace {
 
-constexpr int64_t kParallelMin = int64_t(1) << 15;
+using cpu::AdamWScalars;
+using cpu::SgdScalars;
 
 void check_state(const char* op, const Tensor& param, const Tensor& t, const char* what) {
   NF_CHECK(t.defined(), std::string(op) + ": " + what + " is undefined");
@@ -35,50 +27,6 @@ void check_state(const char* op, const Tensor& param, const Tensor& t, const cha
   NF_CHECK(t.shape() == param.shape(), std::string(op) + ": " + what + " has shape " + shape_str(t.shape()) +
                                            ", parameter has " + shape_str(param.shape()));
   NF_CHECK(t.is_contiguous(), std::string(op) + ": " + what + " must be contiguous, got " + t.str());
-}
-
-struct SgdScalars {
-  float neg_lr, wd, momentum, one_minus_dampening;
-  bool use_wd, use_momentum, nesterov, first;
-};
-
-NF_FMA_CLONES
-void sgd_cpu(float* __restrict p, const float* __restrict g, float* __restrict buf, int64_t n, SgdScalars s) {
-  if (!s.use_momentum) {
-#pragma omp parallel for simd if (n >= kParallelMin)
-    for (int64_t i = 0; i < n; ++i) {
-      const float d = s.use_wd ? std::fma(p[i], s.wd, g[i]) : g[i];  // grad.add(param, alpha=wd)
-      p[i] = std::fma(d, s.neg_lr, p[i]);                             // param.add_(d, alpha=-lr)
-    }
-    return;
-  }
-#pragma omp parallel for simd if (n >= kParallelMin)
-  for (int64_t i = 0; i < n; ++i) {
-    const float d = s.use_wd ? std::fma(p[i], s.wd, g[i]) : g[i];
-    const float b = s.first ? d : std::fma(d, s.one_minus_dampening, buf[i] * s.momentum);  // buf.mul_(m).add_(d, alpha=1-damp)
-    buf[i] = b;
-    p[i] = std::fma(s.nesterov ? std::fma(b, s.momentum, d) : b, s.neg_lr, p[i]);  // d.add(buf, alpha=m) or buf
-  }
-}
-
-struct AdamWScalars {
-  float decay, beta1, one_minus_beta1, beta2, one_minus_beta2, bias_correction2_sqrt, eps, neg_step_size;
-};
-
-NF_FMA_CLONES
-void adamw_cpu(float* __restrict p, const float* __restrict g, float* __restrict m, float* __restrict v, int64_t n,
-               AdamWScalars s) {
-#pragma omp parallel for simd if (n >= kParallelMin)
-  for (int64_t i = 0; i < n; ++i) {
-    float gi = g[i];
-    float pi = p[i] * s.decay;                                          // param.mul_(1 - lr*wd)
-    float mi = std::fma(gi, s.one_minus_beta1, m[i] * s.beta1);         // exp_avg.mul_(b1).add_(g, alpha=1-b1)
-    float vi = std::fma(s.one_minus_beta2 * gi, gi, v[i] * s.beta2);    // exp_avg_sq.mul_(b2).addcmul_(g, g, 1-b2)
-    float denom = std::sqrt(vi) / s.bias_correction2_sqrt + s.eps;      // (sqrt(v) / bc2_sqrt).add_(eps)
-    p[i] = pi + (s.neg_step_size * mi) / denom;                         // param.addcdiv_(m, denom, -step_size)
-    m[i] = mi;
-    v[i] = vi;
-  }
 }
 
 void check_param(const char* op, const Tensor& param, const Tensor& first) {
@@ -139,8 +87,9 @@ void sgd_update_multi(const std::vector<SgdSlot>& slots, const SgdHyper& h) {
   switch (first.device().type) {
     case DeviceType::CPU:
       for (size_t i = 0; i < slots.size(); ++i)
-        sgd_cpu(slots[i].param.data<float>(), slots[i].grad.data<float>(),
-                s[i].use_momentum ? slots[i].momentum_buf.data<float>() : nullptr, slots[i].param.numel(), s[i]);
+        cpu::sgd_update(slots[i].param.data<float>(), slots[i].grad.data<float>(),
+                        s[i].use_momentum ? slots[i].momentum_buf.data<float>() : nullptr, slots[i].param.numel(),
+                        s[i]);
       break;
     case DeviceType::CUDA: {
       check_distinct("sgd_update", slots);
@@ -172,8 +121,8 @@ void adamw_update_multi(const std::vector<AdamWSlot>& slots, const AdamWHyper& h
   switch (first.device().type) {
     case DeviceType::CPU:
       for (size_t i = 0; i < slots.size(); ++i)
-        adamw_cpu(slots[i].param.data<float>(), slots[i].grad.data<float>(), slots[i].exp_avg.data<float>(),
-                  slots[i].exp_avg_sq.data<float>(), slots[i].param.numel(), s[i]);
+        cpu::adamw_update(slots[i].param.data<float>(), slots[i].grad.data<float>(), slots[i].exp_avg.data<float>(),
+                          slots[i].exp_avg_sq.data<float>(), slots[i].param.numel(), s[i]);
       break;
     case DeviceType::CUDA: {
       check_distinct("adamw_update", slots);

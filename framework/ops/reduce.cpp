@@ -1,9 +1,9 @@
-// sum_except_dim1: CPU through oneDNN's reduction primitive (cached by shape); CUDA
-// through a deterministic two-pass kernel (backends/cuda/reduce_kernels), both on the
-// row-major [N, C, rest] view.
+// sum_except_dim1: CPU through oneDNN's reduction primitive (backends/cpu/reduce);
+// CUDA through a deterministic two-pass kernel (backends/cuda/reduce_kernels), both on
+// the row-major [N, C, rest] view.
 #include "framework/ops/reduce.h"
 
-#include "framework/backends/cpu/onednn.h"
+#include "framework/backends/cpu/reduce.h"
 #include "framework/ops/dispatch.h"
 
 #include "framework/backends/cuda/device.h"
@@ -17,21 +17,7 @@ Tensor sum_except_dim1(const Tensor& g_in) {
   Tensor g = g_in.contiguous();
   Tensor out = Tensor::empty({g.size(1)}, g.dtype(), g.device());
   switch (g.device().type) {
-    case DeviceType::CPU: {
-      if (g.numel() == g.size(1)) {  // nothing to sum ([1, C, 1...]): oneDNN refuses a reduction with src == dst
-        out.copy_(g.view({g.size(1)}));
-        break;
-      }
-      Shape kept(g.dim(), 1);
-      kept[1] = g.size(1);
-      auto& p = cpu::cached<dnnl::reduction>(cpu::key("sum_except_dim1", g.shape()), [&] {
-        dnnl::reduction::desc d(dnnl::algorithm::reduction_sum, cpu::plain_desc(g.shape()), cpu::plain_desc(kept), 0.f,
-                                0.f);
-        return dnnl::reduction(dnnl::reduction::primitive_desc(d, cpu::engine()));
-      });
-      p.execute(cpu::stream(), {{DNNL_ARG_SRC, cpu::memory(g)}, {DNNL_ARG_DST, cpu::memory(cpu::plain_desc(kept), out)}});
-      break;
-    }
+    case DeviceType::CPU: cpu::sum_except_dim1(g, out); break;
     case DeviceType::CUDA: {
       cuda::Scope scope(g.device());
       int64_t rest = 1;

@@ -75,6 +75,12 @@ dnnl::memory scratch_memory(const dnnl::memory::desc& md, int slot) {
   return dnnl::memory(md, engine(), buf.data.get());
 }
 
+dnnl::primitive_attr user_scratchpad() {
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  return attr;
+}
+
 namespace {
 std::unordered_map<std::string, std::shared_ptr<void>>& cache_map() {
   thread_local std::unordered_map<std::string, std::shared_ptr<void>> m;

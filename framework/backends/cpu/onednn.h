@@ -32,6 +32,9 @@ dnnl::memory memory(const dnnl::memory::desc& md, const Tensor& t);
 
 // A reusable buffer for primitive scratchpads and layout reorders: grows, never shrinks.
 dnnl::memory scratch_memory(const dnnl::memory::desc& md, int slot = 0);
+// Primitive attributes asking for a user-provided scratchpad (scratch_memory), so that
+// primitives share the scratch buffers instead of each allocating its own.
+dnnl::primitive_attr user_scratchpad();
 
 // Builds a cache key from any streamable values: key("conv", shape, stride, ...).
 inline void append_key(std::ostringstream& os, const Shape& s) {
