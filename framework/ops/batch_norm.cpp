@@ -4,7 +4,7 @@
 // CPU (framework/backends/cpu/batch_norm.h): kernels over rows with the channel
 // innermost; a blocked input stays blocked, others are converted to channels-last; y
 // takes that format. Per-channel sums in double, as PyTorch's CPU kernel.
-// CUDA (framework/backends/cuda/batch_norm_cuda.h): kernels with the same formulas and
+// CUDA (framework/backends/cuda/batch_norm.h): kernels with the same formulas and
 // double sums, on x in its own dense format (NCHW or channels-last); y, the residual and
 // the gradient have that format. num_batches_tracked += 1 runs on the device.
 #include "framework/ops/batch_norm.h"
@@ -13,8 +13,8 @@
 
 #include "framework/autograd/autograd.h"
 #include "framework/backends/cpu/batch_norm.h"
-#include "framework/ops/dispatch.h"
 #include "framework/backends/cuda/batch_norm.h"
+#include "framework/ops/dispatch.h"
 
 namespace nf::ops {
 

@@ -3,15 +3,15 @@
 // (conv.h): channels-last (Direct), or blocked nChw16c with Winograd where eligible
 // (Winograd); y and dx are produced in that layout, so a chain of convs, BNs, ReLUs and
 // adds runs with no reorder.
-// CUDA through cuDNN (backends/cuda/conv_cudnn.h): activations and gradients stay in the
+// CUDA through cuDNN (backends/cuda/conv.h): activations and gradients stay in the
 // input's memory format, the weights are handed over in the matching filter layout (OIHW
 // or KRSC), the bias and the inference epilogue are one elementwise pass over y.
 #include "framework/ops/conv.h"
 
 #include "framework/autograd/autograd.h"
 #include "framework/backends/cpu/conv.h"
-#include "framework/ops/dispatch.h"
 #include "framework/backends/cuda/conv.h"
+#include "framework/ops/dispatch.h"
 
 namespace nf::ops {
 

@@ -3,7 +3,7 @@
 // g * mask. Element i is kept iff u_i >= p, with u_i = (gen.next() >> 11) * 2^-53
 // uniform in [0, 1).
 // CUDA: one seed = gen.next() per call; u_i comes from a counter-based hash of (seed, i)
-// (backends/cuda/dropout_kernels), so the backward regenerates the mask from the seed
+// (backends/cuda/dropout), so the backward regenerates the mask from the seed
 // instead of keeping it. Both index elements in row-major order (x made contiguous).
 #include "framework/ops/dropout.h"
 

@@ -1,6 +1,6 @@
 // add / relu / mul_scalar: forward and backward. CPU through oneDNN's binary and
 // eltwise primitives (backends/cpu/eltwise); CUDA through the flat F32
-// kernels of backends/cuda/eltwise_kernels. relu's backward uses its output
+// kernels of backends/cuda/eltwise. relu's backward uses its output
 // (relu_use_dst). Outputs keep the first input's memory format (NCHW, NHWC or nChw16c); a second
 // operand in another format is converted to it, so the kernels see n dense elements.
 #include "framework/ops/eltwise.h"

@@ -1,12 +1,12 @@
 // linear: forward, backward-data, backward-weights (+ bias). On CPU through oneDNN's
 // inner_product primitives (backends/cpu/linear.h). On CUDA: cuBLAS SGEMMs and a bias
-// kernel (linear_cublas.h); the bias gradient there is sum_except_dim1.
+// kernel (backends/cuda/linear.h); the bias gradient there is sum_except_dim1.
 #include "framework/ops/linear.h"
 
 #include "framework/autograd/autograd.h"
 #include "framework/backends/cpu/linear.h"
-#include "framework/ops/reduce.h"
 #include "framework/ops/dispatch.h"
+#include "framework/ops/reduce.h"
 
 #include "framework/backends/cuda/device.h"
 #include "framework/backends/cuda/linear.h"
@@ -36,7 +36,7 @@ void cuda_forward(const Tensor& x, const Tensor& w, const Tensor& b, Tensor& y) 
                        x.size(0), x.size(1), w.size(0));
 }
 
-// As cpu_backward: only the gradients asked for.
+// As cpu::linear_backward: only the gradients asked for.
 void cuda_backward(const Shape& xs, const Shape& ws, const Tensor& x, const Tensor& w, const Tensor& gy, Tensor* dx,
                    Tensor* dw, Tensor* db) {
   cuda::Scope scope(gy.device());

@@ -1,7 +1,7 @@
 // cross_entropy: forward and backward. logits [N, K] F32, targets [N] I64 -> loss [].
 // CPU: plain loops with the log-sum-exp of each row in double (backends/cpu/loss.h, which
 // says why not oneDNN's softmax_log).
-// CUDA: the same math in double in backends/cuda/loss_kernels, entirely on the device
+// CUDA: the same math in double in backends/cuda/loss, entirely on the device
 // (no host read of the loss, the targets or the incoming gradient).
 // The backward keeps the logits and each row's log-sum-exp, in double, on their device.
 #include "framework/ops/loss.h"

@@ -1,5 +1,5 @@
 // topk_correct_count: CPU counts with a plain loop (backends/cpu/metrics); CUDA in one kernel
-// (backends/cuda/metrics_kernels) that writes the count into a device tensor.
+// (backends/cuda/metrics) that writes the count into a device tensor.
 // topk_correct reads that count back.
 #include "framework/ops/metrics.h"
 

@@ -2,7 +2,7 @@
 // (CPU) nChw16c tensors (the output keeps the input's memory format).
 // CPU through oneDNN's pooling primitives (backends/cpu/pool.h): max pooling that will
 // need a gradient keeps oneDNN's workspace (the argmax of each window) for its backward.
-// CUDA through cuDNN's pooling (backends/cuda/pool_cudnn.h): the backward reads the
+// CUDA through cuDNN's pooling (backends/cuda/pool.h): the backward reads the
 // forward's x and y, which the closure keeps (detached).
 // Adaptive pooling with uniform bins (H % out_h == 0 and W % out_w == 0, which includes the
 // 1x1 global pool of every ResNet) is avg pooling with kernel = stride = (H/out_h, W/out_w).
@@ -13,8 +13,8 @@
 
 #include "framework/autograd/autograd.h"
 #include "framework/backends/cpu/pool.h"
-#include "framework/ops/dispatch.h"
 #include "framework/backends/cuda/pool.h"
+#include "framework/ops/dispatch.h"
 
 namespace nf::ops {
 

@@ -1,5 +1,5 @@
 // sum_except_dim1: CPU through oneDNN's reduction primitive (backends/cpu/reduce);
-// CUDA through a deterministic two-pass kernel (backends/cuda/reduce_kernels), both on
+// CUDA through a deterministic two-pass kernel (backends/cuda/reduce), both on
 // the row-major [N, C, rest] view.
 #include "framework/ops/reduce.h"
 

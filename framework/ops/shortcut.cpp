@@ -1,6 +1,6 @@
 // shortcut_pad forward and backward over NCHW, NHWC or (CPU) nChw16c tensors alike: the
 // output takes the input's memory format. CPU: plain loops (backends/cpu/shortcut.h).
-// CUDA: gather kernels (backends/cuda/shortcut_kernels), one thread per output element,
+// CUDA: gather kernels (backends/cuda/shortcut), one thread per output element,
 // indexing through the same strides.
 #include "framework/ops/shortcut.h"
 
