@@ -11,27 +11,17 @@ using namespace nf::test;
 
 namespace {
 
-enum class Affine { None, Learn, Frozen };
-
-const char* tag(Affine a) { return a == Affine::Learn ? "affine" : a == Affine::None ? "no affine" : "frozen affine"; }
-
 // Gradients of group_norm (groups > 0) or layer_norm (groups == 0) w.r.t. x, and
 // weight/bias when they learn.
 void check_grads(const Shape& shape, int64_t groups, Affine affine) {
   const int64_t C = shape[1];
   Tensor x = param(randn(shape, 7, 1.5f));
-  Tensor w, b;
-  if (affine != Affine::None) {
-    w = uniform({C}, 8, 0.5f, 1.5f);
-    b = randn({C}, 9);
-    w.set_requires_grad(affine == Affine::Learn);
-    b.set_requires_grad(affine == Affine::Learn);
-  }
+  const AffineParams a = affine_params(C, affine, 8);
   const std::string what = (groups ? "group_norm g" + std::to_string(groups) : std::string("layer_norm")) + " " +
-                           shape_str(shape) + " " + tag(affine);
+                           shape_str(shape) + " " + affine_tag(affine);
   gradcheck(what, [&](const std::vector<Tensor>& in) {
     return groups ? ops::group_norm(in[0], groups, in[1], in[2], 1e-5) : ops::layer_norm(in[0], in[1], in[2], 1e-5);
-  }, {x, w, b});
+  }, {x, a.weight, a.bias});
 }
 
 // Mirrors CASES in tests/parity/ref_group_norm.py: groups (0: layer_norm), eps.
@@ -44,7 +34,8 @@ void parity(const std::string& name, int64_t groups, double eps = 1e-5, double r
   if (x0.dim() == 4) formats.push_back(MemoryFormat::ChannelsLast);
   if (x0.dim() == 4 && x0.size(1) % 16 == 0) formats.push_back(MemoryFormat::Blocked16);
   for (MemoryFormat f : formats) {
-    const std::string what = name + (f == MemoryFormat::Contiguous ? "" : f == MemoryFormat::ChannelsLast ? " cl" : " blk");
+    const std::string what =
+        name + (f == MemoryFormat::Contiguous ? "" : f == MemoryFormat::ChannelsLast ? " cl" : " blk");
     Tensor x = param(x0.contiguous(f));
     Tensor w = affine ? param(ref.at("weight")) : Tensor(), b = affine ? param(ref.at("bias")) : Tensor();
     Tensor y = groups ? ops::group_norm(x, groups, w, b, eps) : ops::layer_norm(x, w, b, eps);
