@@ -5,6 +5,9 @@
 // CPU (framework/backends/cpu/group_norm.h): kernels over rows with the channel
 // innermost; a blocked input stays blocked, others are converted to channels-last; y
 // takes that format. Sums in double, as BatchNorm's.
+// CUDA (framework/backends/cuda/group_norm.h): one block per (sample, group) reduction
+// in double, then elementwise passes, on x in its own dense format (NCHW or
+// channels-last); y and the gradient have that format.
 #include "framework/ops/group_norm.h"
 
 #include <string>
@@ -12,6 +15,7 @@
 
 #include "framework/autograd/autograd.h"
 #include "framework/backends/cpu/group_norm.h"
+#include "framework/backends/cuda/group_norm.h"
 #include "framework/ops/dispatch.h"
 
 namespace nf::ops {
@@ -62,6 +66,7 @@ Tensor group_norm(const Tensor& x_in, int64_t groups, const Tensor& weight_in, c
   Tensor rstd = Tensor::empty({N, groups}, DType::F32, x.device());
   switch (x.device().type) {
     case DeviceType::CPU: cpu::group_norm_forward(x, groups, w, b, eps, y, mean, rstd); break;
+    case DeviceType::CUDA: cuda::group_norm_forward(x, groups, w, b, eps, y, mean, rstd); break;
     default: unsupported_device("group_norm", x);
   }
   if (!needs_grad({x_in, weight_in, bias_in})) return y;
@@ -76,6 +81,7 @@ Tensor group_norm(const Tensor& x_in, int64_t groups, const Tensor& weight_in, c
     Tensor db = need_db ? Tensor::empty({C}, DType::F32, x.device()) : Tensor();
     switch (x.device().type) {
       case DeviceType::CPU: cpu::group_norm_backward(x, g, groups, w, mean, rstd, dx, dw, db); break;
+      case DeviceType::CUDA: cuda::group_norm_backward(x, g, groups, w, mean, rstd, dx, dw, db); break;
       default: unsupported_device("group_norm backward", x);
     }
     return std::vector<Tensor>{dx, dw, db};
