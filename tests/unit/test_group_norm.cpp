@@ -2,7 +2,9 @@
 // gradients on odd shapes (groups 1, 2, 3, 6 of 6 channels; 2-, 3- and 4-d; [5, 7]
 // layer norm; affine learning, off, frozen; weight-only gradients), PyTorch 1.13 parity
 // of the output and every gradient (tests/parity/ref_group_norm.py) with the input in
-// NCHW, channels-last and blocked nChw16c (32 channels), and bad input errors.
+// NCHW, channels-last and blocked nChw16c (32 channels), the same bits for 1 and 2
+// threads, and bad input errors.
+#include "framework/backends/cpu/onednn.h"
 #include "framework/ops/group_norm.h"
 #include "test_util.h"
 
@@ -101,6 +103,23 @@ TEST(GroupNormParity, ThirtyTwoChannelsOneGroup) { parity("gn_32ch_g1", 1); }
 TEST(LayerNormParity, Seven) { parity("ln", 0); }
 TEST(LayerNormParity, NoAffine) { parity("ln_noaffine", 0); }
 TEST(LayerNormParity, Wide) { parity("ln_wide", 0); }
+
+TEST(GroupNormThreads, SameBitsForOneAndTwoThreads) {
+  const int saved = cpu::num_threads();
+  for (MemoryFormat f : {MemoryFormat::ChannelsLast, MemoryFormat::Blocked16}) {
+    std::vector<Tensor> out;
+    for (int threads : {1, 2}) {
+      cpu::set_num_threads(threads);
+      Tensor x = param(randn({4, 32, 16, 16}, 30, 2.f).contiguous(f));  // above the parallel threshold
+      Tensor w = param(uniform({32}, 31, 0.5f, 1.5f)), b = param(randn({32}, 32));
+      Tensor y = ops::group_norm(x, 4, w, b);
+      y.backward(randn({4, 32, 16, 16}, 33).contiguous(f));
+      for (const Tensor& t : {y, x.grad(), w.grad(), b.grad()}) out.push_back(t);
+    }
+    for (size_t i = 0; i < 4; ++i) expect_bitwise_equal("output/gradient " + std::to_string(i), out[i], out[i + 4]);
+  }
+  cpu::set_num_threads(saved);
+}
 
 TEST(GroupNormErrors, BadInputsSayWhatIsWrong) {
   const Tensor x = randn({2, 6, 3, 3}, 20);
