@@ -109,6 +109,23 @@ struct ConvAlgorithmScope {
   ~ConvAlgorithmScope() { ops::set_cpu_conv_algorithm(saved); }
 };
 
+// The affine parameters of a normalization's gradient check: none, learning, or given
+// but frozen (no gradient wanted). affine_tag() names the case in messages.
+enum class Affine { None, Learn, Frozen };
+inline const char* affine_tag(Affine a) {
+  return a == Affine::Learn ? "affine" : a == Affine::None ? "no affine" : "frozen affine";
+}
+struct AffineParams {
+  Tensor weight, bias;  // [C]: uniform in [0.5, 1.5] (seed), normal (seed + 1); undefined for None
+};
+inline AffineParams affine_params(int64_t C, Affine a, uint64_t seed) {
+  if (a == Affine::None) return {};
+  AffineParams p{uniform({C}, seed, 0.5f, 1.5f), randn({C}, seed + 1)};
+  p.weight.set_requires_grad(a == Affine::Learn);
+  p.bias.set_requires_grad(a == Affine::Learn);
+  return p;
+}
+
 inline Tensor param(Tensor t) {
   t = t.clone();
   t.set_requires_grad(true);

@@ -19,21 +19,14 @@ ops::BatchNormState random_state(int64_t C, uint64_t seed) {
 
 // Gradients of ops::batch_norm w.r.t. x, and weight/bias when `affine` ("frozen":
 // weight/bias given but not learning, so only dx is computed).
-enum class Affine { None, Learn, Frozen };
 void check_grads(const std::string& what, const Shape& shape, Affine affine, bool use_batch_stats) {
   const int64_t C = shape[1];
   Tensor x = param(randn(shape, 7, 1.5f));
-  Tensor w, b;
-  if (affine != Affine::None) {
-    w = uniform({C}, 8, 0.5f, 1.5f);
-    b = randn({C}, 9);
-    w.set_requires_grad(affine == Affine::Learn);
-    b.set_requires_grad(affine == Affine::Learn);
-  }
+  const AffineParams a = affine_params(C, affine, 8);
   ops::BatchNormState s = random_state(C, 10);
   gradcheck(what, [&](const std::vector<Tensor>& in) {
     return ops::batch_norm(in[0], in[1], in[2], s, use_batch_stats, 0.1, 1e-5);
-  }, {x, w, b});
+  }, {x, a.weight, a.bias});
 }
 
 // Image i of a batch, as a standalone [1, ...] tensor.
@@ -97,7 +90,7 @@ BatchNormOptions opts(std::optional<double> momentum, bool affine = true, bool t
 
 TEST(BatchNormGradcheck, TrainingStatistics) {
   for (Affine a : {Affine::Learn, Affine::None, Affine::Frozen}) {
-    std::string tag = a == Affine::Learn ? "affine" : a == Affine::None ? "no affine" : "frozen affine";
+    const std::string tag = affine_tag(a);
     check_grads("train 2d [3,4,5,3] " + tag, {3, 4, 5, 3}, a, true);
     check_grads("train 2d [1,3,5,3] " + tag, {1, 3, 5, 3}, a, true);
     check_grads("train 1d [3,4] " + tag, {3, 4}, a, true);
@@ -107,7 +100,7 @@ TEST(BatchNormGradcheck, TrainingStatistics) {
 
 TEST(BatchNormGradcheck, EvalStatistics) {
   for (Affine a : {Affine::Learn, Affine::None, Affine::Frozen}) {
-    std::string tag = a == Affine::Learn ? "affine" : a == Affine::None ? "no affine" : "frozen affine";
+    const std::string tag = affine_tag(a);
     check_grads("eval 2d [3,4,5,3] " + tag, {3, 4, 5, 3}, a, false);
     check_grads("eval 2d [1,3,5,3] " + tag, {1, 3, 5, 3}, a, false);
     check_grads("eval 1d [3,4] " + tag, {3, 4}, a, false);

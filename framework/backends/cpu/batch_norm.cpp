@@ -5,6 +5,7 @@
 //   (PyTorch's batch_norm_cpu_transform_input), + residual, ReLU, in one pass.
 // - Backward: PyTorch's batch_norm_cpu_backward formulas, one pass for the sums (with
 //   the ReLU mask applied to dy and the residual's gradient written out), one for dx.
+// The row kernels shared with GroupNorm (sums, affine, gradient sums) are in channel_rows.h.
 #include "framework/backends/cpu/batch_norm.h"
 
 #include <omp.h>
@@ -13,6 +14,7 @@
 #include <cmath>
 #include <vector>
 
+#include "framework/backends/cpu/channel_rows.h"
 #include "framework/backends/cpu/onednn.h"
 #include "framework/backends/cpu/vectorize.h"
 
@@ -61,68 +63,6 @@ struct Rows {
     return k;
   }
 };
-
-// The kernels below take restrict pointers and keep branches out of the inner loops,
-// so that each inner loop over the C channels of a row vectorizes.
-
-// s1[c] += x - k[c], s2[c] += (x - k[c])^2 over rows [r0, r1).
-NF_VECTORIZE void sum_shifted(const float* __restrict x, int64_t r0, int64_t r1, int64_t C,
-                              const float* __restrict k, double* __restrict s1, double* __restrict s2) {
-  for (int64_t r = r0; r < r1; ++r) {
-    const float* __restrict xr = x + r * C;
-    for (int64_t c = 0; c < C; ++c) {
-      const double d = static_cast<double>(xr[c]) - k[c];
-      s1[c] += d;
-      s2[c] += d * d;
-    }
-  }
-}
-
-// y = relu?(x * alpha + beta + res?) over rows [r0, r1); res may be null.
-NF_VECTORIZE void affine_rows(const float* __restrict x, const float* __restrict res, float* __restrict y,
-                              int64_t r0, int64_t r1, int64_t C, const float* __restrict alpha,
-                              const float* __restrict beta, bool relu) {
-  for (int64_t r = r0; r < r1; ++r) {
-    const float* __restrict xr = x + r * C;
-    float* __restrict yr = y + r * C;
-    if (res) {
-      const float* __restrict rr = res + r * C;
-      for (int64_t c = 0; c < C; ++c) yr[c] = xr[c] * alpha[c] + beta[c] + rr[c];
-    } else {
-      for (int64_t c = 0; c < C; ++c) yr[c] = xr[c] * alpha[c] + beta[c];
-    }
-    if (relu)
-      for (int64_t c = 0; c < C; ++c) yr[c] = yr[c] > 0.f ? yr[c] : 0.f;
-  }
-}
-
-// out[c] = dy where the fused ReLU's output y > 0, else 0 (one row).
-inline void mask_row(const float* __restrict g, const float* __restrict y, float* __restrict out, int64_t C) {
-  for (int64_t c = 0; c < C; ++c) out[c] = y[c] > 0.f ? g[c] : 0.f;
-}
-
-// sum_dy[c] += g', sum_dy_xmu[c] += g' * (x - mean[c]) over rows [r0, r1), where g' is
-// the gradient reaching the BN output: g, masked by the fused ReLU's output y when y is
-// given. g' is also written to gres when given (the residual's gradient), else, when
-// masked, to `row` (C floats of scratch).
-NF_VECTORIZE void sum_grad(const float* __restrict x, const float* __restrict g, const float* __restrict y,
-                           float* __restrict gres, float* __restrict row, int64_t r0, int64_t r1, int64_t C,
-                           const float* __restrict mean, double* __restrict sum_dy, double* __restrict sum_dy_xmu) {
-  for (int64_t r = r0; r < r1; ++r) {
-    const int64_t o = r * C;
-    const float* __restrict gv = g + o;
-    if (y) {
-      float* out = gres ? gres + o : row;
-      mask_row(g + o, y + o, out, C);
-      gv = out;
-    }
-    const float* __restrict xr = x + o;
-    for (int64_t c = 0; c < C; ++c) {
-      sum_dy[c] += gv[c];
-      sum_dy_xmu[c] += static_cast<double>(gv[c]) * (xr[c] - mean[c]);
-    }
-  }
-}
 
 // dx = (g' - grad_mean[c] - (x - mean[c]) * k[c]) * scale[c] over rows [r0, r1), g' as in sum_grad.
 NF_VECTORIZE void grad_input(const float* __restrict x, const float* __restrict g, const float* __restrict y,

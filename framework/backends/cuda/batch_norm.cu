@@ -27,12 +27,8 @@ Layout layout_of(const Tensor& x) {
 const float* ptr(const Tensor& t) { return t.defined() ? t.data<float>() : nullptr; }
 float* mut(const Tensor& t) { return t.defined() ? t.data<float>() : nullptr; }
 
-// t must have x's shape and memory layout: they share one index.
 void check_layout(const Tensor& x, const Tensor& t, const char* name) {
-  if (!t.defined()) return;
-  NF_CHECK(t.shape() == x.shape() && t.is_contiguous(x.memory_format()),
-           std::string("batch_norm (CUDA): ") + name + " " + t.str() + " does not have the layout of the input " +
-               x.str());
+  check_channel_layout("batch_norm (CUDA)", x, t, name);
 }
 
 // ---- per-channel sums -------------------------------------------------------------------

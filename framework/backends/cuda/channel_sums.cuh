@@ -9,9 +9,11 @@
 // - channel_total(part, P, C, c) inside a kernel launched with one warp per channel
 //   (warp_channel(), kChannelWarpsThreads per block): lane l adds p = l, l + 32, ... in
 //   order, then a fixed butterfly combines the lanes. Same inputs, same bits, every run.
+// - check_channel_layout: that a tensor shares x's shape and memory layout (one index).
 #pragma once
 #include <algorithm>
 #include <climits>
+#include <string>
 #include <utility>
 
 #include "framework/backends/cuda/block_reduce.cuh"
@@ -32,6 +34,14 @@ struct ChannelLayout {
   }
   __device__ int64_t channel(int64_t i) const { return channels_last ? i % C : (i / S) % C; }
 };
+
+// t (when defined) must have x's shape and memory layout, so that they share one index;
+// else nf::Error("<op>: <name> ... does not have the layout of the input ...").
+inline void check_channel_layout(const char* op, const Tensor& x, const Tensor& t, const char* name) {
+  if (!t.defined()) return;
+  NF_CHECK(t.shape() == x.shape() && t.is_contiguous(x.memory_format()),
+           std::string(op) + ": " + name + " " + t.str() + " does not have the layout of the input " + x.str());
+}
 
 constexpr int kChannelSumThreads = 256;   // NCHW partial blocks (a power of two)
 constexpr int kChannelWarpsThreads = 256;  // threads per block of a one-warp-per-channel kernel

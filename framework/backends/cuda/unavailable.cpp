@@ -10,6 +10,7 @@
 #include "framework/backends/cuda/device.h"
 #include "framework/backends/cuda/dropout.h"
 #include "framework/backends/cuda/eltwise.h"
+#include "framework/backends/cuda/group_norm.h"
 #include "framework/backends/cuda/linear.h"
 #include "framework/backends/cuda/loss.h"
 #include "framework/backends/cuda/metrics.h"
@@ -99,6 +100,15 @@ void eltwise_add(const float*, const float*, float*, int64_t) { unavailable("cud
 void eltwise_relu(const float*, float*, int64_t) { unavailable("cuda::eltwise_relu"); }
 void eltwise_relu_backward(const float*, const float*, float*, int64_t) { unavailable("cuda::eltwise_relu_backward"); }
 void eltwise_scale(const float*, float, float*, int64_t) { unavailable("cuda::eltwise_scale"); }
+
+// group_norm.h
+void group_norm_forward(const Tensor&, int64_t, const Tensor&, const Tensor&, double, Tensor&, Tensor&, Tensor&) {
+  unavailable("cuda::group_norm_forward");
+}
+void group_norm_backward(const Tensor&, const Tensor&, int64_t, const Tensor&, const Tensor&, const Tensor&, Tensor&,
+                         Tensor&, Tensor&) {
+  unavailable("cuda::group_norm_backward");
+}
 
 // linear.h
 void linear_forward(const float*, const float*, const float*, float*, int64_t, int64_t, int64_t) {
