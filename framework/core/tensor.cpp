@@ -134,6 +134,16 @@ Tensor Tensor::view(const Shape& shape) const {
   return Tensor(std::move(impl));
 }
 
+Tensor Tensor::narrow_batch(int64_t start, int64_t length) const {
+  NF_CHECK(dim() >= 1 && start >= 0 && length >= 0 && start + length <= impl_->shape[0],
+           "narrow_batch: samples [" + std::to_string(start) + ", " + std::to_string(start + length) +
+               ") out of range for " + str());
+  Tensor t = detach();
+  t.impl()->offset += start * impl_->strides[0];  // blocked: strides are NCHW's, strides[0] = C*H*W
+  t.impl()->shape[0] = length;
+  return t;
+}
+
 Tensor Tensor::detach() const {
   auto impl = std::make_shared<TensorImpl>();
   impl->storage = impl_->storage;

@@ -98,6 +98,9 @@ class Tensor {
 
   // Views and copies (no autograd; ops/shape.h has the differentiable reshape/flatten).
   Tensor view(const Shape& shape) const;  // same storage; requires contiguous; one dim may be -1
+  // Samples [start, start + length) along dim 0, as a view in the same memory format
+  // (any strides, or Blocked16: N is the outermost dimension of every format).
+  Tensor narrow_batch(int64_t start, int64_t length) const;
   Tensor contiguous(MemoryFormat format = MemoryFormat::Contiguous) const;  // this, or a packed copy
   Tensor dense() const { return is_dense() ? *this : contiguous(); }      // any strided dense format
   Tensor dense_or_blocked() const {  // for ops that also take Blocked16

@@ -1,6 +1,8 @@
 // batch_norm: forward and backward, with the optional fused residual add and ReLU.
 // One device-independent frame (checks, layout, the statistics the backward keeps, the
-// autograd closure) with one branch per device.
+// autograd closure) with one branch per device. Ghost batch norm (virtual_batch) runs the
+// device entry points once per group, on views of the group's samples (N is the
+// outermost dimension of every layout); without it there is one group, the whole batch.
 // CPU (framework/backends/cpu/batch_norm.h): kernels over rows with the channel
 // innermost; a blocked input stays blocked, others are converted to channels-last; y
 // takes that format. Per-channel sums in double, as PyTorch's CPU kernel.
@@ -9,12 +11,14 @@
 // the gradient have that format. num_batches_tracked += 1 runs on the device.
 #include "framework/ops/batch_norm.h"
 
+#include <algorithm>
 #include <vector>
 
 #include "framework/autograd/autograd.h"
 #include "framework/backends/cpu/batch_norm.h"
 #include "framework/backends/cuda/batch_norm.h"
 #include "framework/ops/dispatch.h"
+#include "framework/ops/reduce.h"
 
 namespace nf::ops {
 
@@ -60,11 +64,56 @@ MemoryFormat work_format(const Tensor& x) {
   return x.is_dense() ? x.memory_format() : MemoryFormat::Contiguous;
 }
 
+// The samples [start, start + size) of each group along N (see batch_norm.h): blocks of
+// virtual_batch, a last block of one merged into the one before; one group without it.
+struct Group {
+  int64_t start, size;
+};
+std::vector<Group> batch_groups(int64_t N, std::optional<int64_t> virtual_batch) {
+  const int64_t V = virtual_batch ? std::min(*virtual_batch, N) : N;
+  std::vector<Group> groups;
+  for (int64_t start = 0; start < N; start += V) groups.push_back({start, std::min(V, N - start)});
+  if (groups.size() > 1 && groups.back().size == 1) {
+    groups.pop_back();
+    groups.back().size += 1;
+  }
+  return groups;
+}
+
+// num_batches_tracked += 1 (on its device) and the step's factor f: momentum, or
+// 1 / num_batches_tracked (the cumulative average; one synchronizing read on CUDA).
+double advance_count(Tensor& num_batches_tracked, std::optional<double> momentum) {
+  switch (num_batches_tracked.device().type) {
+    case DeviceType::CPU: num_batches_tracked.data<int64_t>()[0] += 1; break;
+    case DeviceType::CUDA: cuda::increment_(num_batches_tracked); break;
+    default: unsupported_device("batch_norm", num_batches_tracked);
+  }
+  return momentum ? *momentum : 1.0 / num_batches_tracked.item();
+}
+
+// The factor of group g's blend (of G, in order) such that the G sequential blends
+// r = (1 - a_g) r + a_g v_g give r = (1 - f) r + f * mean_g(v_g): each v_g weighs f / G,
+// the last one directly; a_g = (f / G) / W_g with W_g = 1 - (G - 1 - g) f / G, the weight
+// left to r and the groups before g (1 - a_g = W_{g-1} / W_g telescopes to 1 - f).
+// G = 1: a_0 = f exactly.
+double group_factor(double f, int64_t g, int64_t G) {
+  const double share = f / static_cast<double>(G);
+  return share / (1.0 - static_cast<double>(G - 1 - g) * share);
+}
+
 }  // namespace
 
+void check_virtual_batch(std::optional<int64_t> virtual_batch) {
+  NF_CHECK(!virtual_batch || *virtual_batch >= 2,
+           "batch_norm: virtual_batch must be at least 2 (a group of one sample has no variance), got " +
+               std::to_string(virtual_batch.value_or(0)));
+}
+
 Tensor batch_norm(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias_in, BatchNormState& state,
-                  bool use_batch_stats, std::optional<double> momentum, double eps, const BatchNormFusion& fuse) {
+                  bool use_batch_stats, std::optional<double> momentum, double eps, const BatchNormFusion& fuse,
+                  std::optional<int64_t> virtual_batch) {
   check_inputs(x_in, weight_in, bias_in, state, use_batch_stats);
+  check_virtual_batch(virtual_batch);
   const Tensor& res_in = fuse.residual;
   if (res_in.defined()) {
     check_same_device("batch_norm", {x_in, res_in});
@@ -73,44 +122,50 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& weight_in, const Tensor& bia
                                                  " does not match the input " + shape_str(x_in.shape()));
   }
   const int64_t C = x_in.size(1);
+  // Evaluation normalizes each sample alone: one group, whatever virtual_batch says.
+  const std::vector<Group> groups = batch_groups(x_in.size(0), use_batch_stats ? virtual_batch : std::nullopt);
+  const int64_t G = static_cast<int64_t>(groups.size());
+  const bool tracked = use_batch_stats && state.running_mean.defined();
+  NF_CHECK(!tracked || G == 1 || !momentum || (*momentum >= 0 && *momentum <= 1),
+           "batch_norm: virtual_batch needs a momentum in [0, 1], got " + std::to_string(momentum.value_or(0)));
   const MemoryFormat layout = work_format(x_in);
   Tensor x = x_in.contiguous(layout).detach();
   Tensor res = res_in.defined() ? res_in.contiguous(layout).detach() : Tensor();
   Tensor w = weight_in.defined() ? weight_in.contiguous().detach() : Tensor();
   Tensor b = bias_in.defined() ? bias_in.contiguous().detach() : Tensor();
   const bool grad = needs_grad({x_in, weight_in, bias_in, res_in});
+  // The slice of an [N, ...] tensor (or undefined) for group g; row g of a [G, C] one as [C].
+  auto part = [groups](const Tensor& t, int64_t g) {
+    return t.defined() ? t.narrow_batch(groups[g].start, groups[g].size) : Tensor();
+  };
+  auto row = [C](const Tensor& t, int64_t g) { return t.narrow_batch(g, 1).view({C}); };
 
-  // Statistics used to normalize: fresh batch ones, or a snapshot of the running
-  // ones (the backward must see what the forward saw).
+  // Statistics used to normalize, [G, C]: fresh ones per group, or a snapshot of the
+  // running ones (the backward must see what the forward saw).
   Tensor mean, var;
   if (use_batch_stats) {
-    mean = Tensor::empty({C}, DType::F32, x.device());
-    var = Tensor::empty({C}, DType::F32, x.device());
+    mean = Tensor::empty({G, C}, DType::F32, x.device());
+    var = Tensor::empty({G, C}, DType::F32, x.device());
   } else {
-    mean = grad ? state.running_mean.clone() : state.running_mean.contiguous().detach();
-    var = grad ? state.running_var.clone() : state.running_var.contiguous().detach();
+    mean = (grad ? state.running_mean.clone() : state.running_mean.contiguous().detach()).view({1, C});
+    var = (grad ? state.running_var.clone() : state.running_var.contiguous().detach()).view({1, C});
   }
+  const double f = tracked ? advance_count(state.num_batches_tracked, momentum) : 0.0;  // 0: unused
   Tensor y = Tensor::empty(x.shape(), DType::F32, x.device(), layout);
-  switch (x.device().type) {
-    case DeviceType::CPU:
-      if (use_batch_stats)
-        cpu::batch_norm_stats(x, mean, var, state.running_mean, state.running_var, state.num_batches_tracked,
-                              momentum);
-      cpu::batch_norm_apply(x, w, b, mean, var, eps, res, fuse.relu, y);
-      break;
-    case DeviceType::CUDA:
-      if (use_batch_stats) {
-        double factor = 0.0;  // unused when the statistics are not tracked
-        if (state.running_mean.defined()) {
-          cuda::increment_(state.num_batches_tracked);
-          // The cumulative average needs the count on the host (one synchronizing read).
-          factor = momentum ? *momentum : 1.0 / state.num_batches_tracked.item();
-        }
-        cuda::batch_norm_stats(x, mean, var, state.running_mean, state.running_var, factor);
-      }
-      cuda::batch_norm_apply(x, w, b, mean, var, eps, res, fuse.relu, y);
-      break;
-    default: unsupported_device("batch_norm", x);
+  for (int64_t g = 0; g < G; ++g) {
+    Tensor xg = part(x, g), yg = part(y, g), mean_g = row(mean, g), var_g = row(var, g);
+    const double a = group_factor(f, g, G);
+    switch (x.device().type) {
+      case DeviceType::CPU:
+        if (use_batch_stats) cpu::batch_norm_stats(xg, mean_g, var_g, state.running_mean, state.running_var, a);
+        cpu::batch_norm_apply(xg, w, b, mean_g, var_g, eps, part(res, g), fuse.relu, yg);
+        break;
+      case DeviceType::CUDA:
+        if (use_batch_stats) cuda::batch_norm_stats(xg, mean_g, var_g, state.running_mean, state.running_var, a);
+        cuda::batch_norm_apply(xg, w, b, mean_g, var_g, eps, part(res, g), fuse.relu, yg);
+        break;
+      default: unsupported_device("batch_norm", x);
+    }
   }
   if (!grad) return y;
 
@@ -121,24 +176,34 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& weight_in, const Tensor& bia
   const Tensor y_relu = fuse.relu ? y.detach() : Tensor();
   auto backward = [=](const Tensor& g_in) {
     Tensor g = g_in.contiguous(layout);
-    auto make = [&](bool need, const Shape& s) {
-      return need ? Tensor::empty(s, DType::F32, x.device(), s.size() == 1 ? MemoryFormat::Contiguous : layout)
-                  : Tensor();
+    auto make = [&](bool need, const Shape& s, MemoryFormat format) {
+      return need ? Tensor::empty(s, DType::F32, x.device(), format) : Tensor();
     };
-    Tensor dx = make(need_dx, x.shape()), dw = make(need_dw, {C}), db = make(need_db, {C});
+    // dweight/dbias per group as rows of [G, C], summed over the groups below.
+    Tensor dx = make(need_dx, x.shape(), layout);
+    Tensor dw = make(need_dw, {G, C}, MemoryFormat::Contiguous), db = make(need_db, {G, C}, MemoryFormat::Contiguous);
     // Without a ReLU the residual's gradient is g itself; with one it is the masked g.
-    Tensor dres = need_dres && fuse.relu ? make(true, x.shape()) : Tensor();
-    switch (x.device().type) {
-      case DeviceType::CPU:
-        cpu::batch_norm_backward(x, g, y_relu, w, mean, var, eps, use_batch_stats, dx, dw, db, dres);
-        break;
-      case DeviceType::CUDA:
-        cuda::batch_norm_backward(x, g, y_relu, w, mean, var, eps, use_batch_stats, dx, dw, db, dres);
-        break;
-      default: unsupported_device("batch_norm backward", x);
+    Tensor dres = make(need_dres && fuse.relu, x.shape(), layout);
+    for (int64_t k = 0; k < G; ++k) {
+      Tensor xk = part(x, k), gk = part(g, k), yk = part(y_relu, k), dxk = part(dx, k), dresk = part(dres, k);
+      Tensor dwk = need_dw ? row(dw, k) : Tensor(), dbk = need_db ? row(db, k) : Tensor();
+      switch (x.device().type) {
+        case DeviceType::CPU:
+          cpu::batch_norm_backward(xk, gk, yk, w, row(mean, k), row(var, k), eps, use_batch_stats, dxk, dwk, dbk,
+                                   dresk);
+          break;
+        case DeviceType::CUDA:
+          cuda::batch_norm_backward(xk, gk, yk, w, row(mean, k), row(var, k), eps, use_batch_stats, dxk, dwk, dbk,
+                                    dresk);
+          break;
+        default: unsupported_device("batch_norm backward", x);
+      }
     }
+    auto over_groups = [&](const Tensor& t) {
+      return !t.defined() ? t : G == 1 ? t.view({C}) : sum_except_dim1(t);
+    };
     if (need_dres && !fuse.relu) dres = g;
-    return std::vector<Tensor>{dx, dw, db, dres};
+    return std::vector<Tensor>{dx, over_groups(dw), over_groups(db), dres};
   };
   return record(y, "batch_norm", {x_in, weight_in, bias_in, res_in}, backward);
 }

@@ -20,10 +20,23 @@
 //   differentiable w.r.t. x, weight and bias (fine-tuning with frozen statistics).
 // weight/bias undefined means affine=false (scale 1, shift 0).
 //
+// Ghost batch normalization (virtual_batch = V, Keras's virtual_batch_size; V >= 2):
+//   with batch statistics, the samples are split along N into consecutive groups of V
+//   (the last one smaller when V does not divide N; a last group of one sample is merged
+//   into the one before) and each group is normalized as above with its own mean and
+//   biased var (its n_g = values per channel in the group); the gradients are those of
+//   this composition. The running statistics are updated once per step:
+//     num_batches_tracked += 1, factor as above,
+//     running_mean = (1 - factor) * running_mean + factor * mean_g(mean of group g)
+//     running_var  = (1 - factor) * running_var  + factor * mean_g(var_g * n_g / (n_g - 1))
+//   (as G blends of the groups' double statistics, each rounded to float; momentum must
+//   be in [0, 1]). V >= N is plain batch_norm, bit for bit; evaluation ignores V.
+//
 // Fusion (ResNet's bn -> relu and bn -> add -> relu) in the same pass over memory:
 //   out = relu?(y + residual?), residual of x's shape; its gradient and the ReLU mask are
 //   handled in the same backward pass. The values are those of the separate ops.
 #pragma once
+#include <cstdint>
 #include <optional>
 
 #include "framework/core/tensor.h"
@@ -43,7 +56,10 @@ struct BatchNormFusion {
 
 Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, BatchNormState& state,
                   bool use_batch_stats, std::optional<double> momentum, double eps,
-                  const BatchNormFusion& fuse = {});
+                  const BatchNormFusion& fuse = {}, std::optional<int64_t> virtual_batch = std::nullopt);
+
+// The error batch_norm raises for a virtual_batch below 2 (for layers to check early).
+void check_virtual_batch(std::optional<int64_t> virtual_batch);
 
 // Folds an eval-mode BN into the convolution before it (inference, no autograd):
 //   s[o] = gamma[o] / sqrt(running_var[o] + eps)   (in double)

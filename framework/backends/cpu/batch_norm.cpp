@@ -120,13 +120,9 @@ void batch_mean_var(const Tensor& x, std::vector<double>& mean, std::vector<doub
   }
 }
 
-// The PyTorch running-statistics update from the double batch statistics.
-void update_running_stats(Tensor& running_mean, Tensor& running_var, Tensor& num_batches_tracked,
-                          const std::vector<double>& mean, const std::vector<double>& var, int64_t n,
-                          std::optional<double> momentum) {
-  int64_t& count = num_batches_tracked.data<int64_t>()[0];
-  count += 1;
-  const double factor = momentum ? *momentum : 1.0 / static_cast<double>(count);
+// The PyTorch running-statistics blend from the double batch statistics of n values.
+void update_running_stats(Tensor& running_mean, Tensor& running_var, const std::vector<double>& mean,
+                          const std::vector<double>& var, int64_t n, double factor) {
   const double unbias = static_cast<double>(n) / static_cast<double>(n - 1);
   float* rm = running_mean.data<float>();
   float* rv = running_var.data<float>();
@@ -139,13 +135,12 @@ void update_running_stats(Tensor& running_mean, Tensor& running_var, Tensor& num
 }  // namespace
 
 void batch_norm_stats(const Tensor& x, Tensor& mean, Tensor& var, Tensor& running_mean, Tensor& running_var,
-                      Tensor& num_batches_tracked, std::optional<double> momentum) {
+                      double factor) {
   const int64_t C = x.size(1);
   std::vector<double> batch_mean(C), batch_var(C);
   batch_mean_var(x, batch_mean, batch_var, mean, var);
   if (running_mean.defined())
-    update_running_stats(running_mean, running_var, num_batches_tracked, batch_mean, batch_var, x.numel() / C,
-                         momentum);
+    update_running_stats(running_mean, running_var, batch_mean, batch_var, x.numel() / C, factor);
 }
 
 // y = relu?(weight * (x - mean) / sqrt(var + eps) + bias + res?) with the given [C] statistics.

@@ -13,19 +13,16 @@
 // thread; each thread sums its range into its own [C] partials, combined in thread order.
 #pragma once
 #include <cstdint>
-#include <optional>
 
 #include "framework/core/tensor.h"
 
 namespace nf::cpu {
 
 // Batch mean and biased variance of x into mean/var ([C], rounded from double). With
-// running_mean defined (then running_var and num_batches_tracked, I64 of one element,
-// too) the running statistics are updated from the double ones, as PyTorch:
-// num_batches_tracked += 1, factor = momentum ? *momentum : 1 / num_batches_tracked,
+// running_mean/var defined they are blended in place from the double statistics:
 // r = (1 - factor) * r + factor * v, the variance unbiased (n / (n - 1), n = M).
 void batch_norm_stats(const Tensor& x, Tensor& mean, Tensor& var, Tensor& running_mean, Tensor& running_var,
-                      Tensor& num_batches_tracked, std::optional<double> momentum);
+                      double factor);
 
 // y = relu?(x * alpha + beta + residual?), alpha = weight / sqrt(var + eps),
 // beta = bias - mean * alpha (per channel); residual undefined: none.
