@@ -42,6 +42,7 @@ BatchNorm::BatchNorm(int64_t num_features, BatchNormOptions options)
     : num_features_(num_features), options_(options) {
   NF_CHECK(num_features > 0, "BatchNorm: num_features must be positive, got " + std::to_string(num_features));
   NF_CHECK(options.eps > 0, "BatchNorm: eps must be positive, got " + py_float(options.eps));
+  ops::check_virtual_batch(options.virtual_batch);
   if (options.affine) {
     weight_ = register_parameter("weight", Tensor::ones({num_features}));
     bias_ = register_parameter("bias", Tensor::zeros({num_features}));
@@ -69,13 +70,14 @@ Tensor BatchNorm::normalize(const Tensor& x, const Tensor& residual, bool relu) 
                                            "), expected " + std::to_string(num_features_));
   const bool use_batch_stats = is_training() || !options_.track_running_stats;
   return ops::batch_norm(x, weight_, bias_, state_, use_batch_stats, options_.momentum, options_.eps,
-                         {residual, relu});
+                         {residual, relu}, options_.virtual_batch);
 }
 
 std::string BatchNorm::extra_repr() const {
   return std::to_string(num_features_) + ", eps=" + py_float(options_.eps) +
          ", momentum=" + (options_.momentum ? py_float(*options_.momentum) : "None") +
-         ", affine=" + py_bool(options_.affine) + ", track_running_stats=" + py_bool(options_.track_running_stats);
+         ", affine=" + py_bool(options_.affine) + ", track_running_stats=" + py_bool(options_.track_running_stats) +
+         (options_.virtual_batch ? ", virtual_batch=" + std::to_string(*options_.virtual_batch) : "");
 }
 
 void BatchNorm::recalibrate_reset() {

@@ -3,7 +3,8 @@
 // [C] F32, and "num_batches_tracked" (I64, shape [], 0) when track_running_stats.
 // BatchNorm1d takes [N, C] or [N, C, L]; BatchNorm2d takes [N, C, H, W].
 // Training mode (or no running statistics) normalizes with batch statistics and
-// updates the running ones; eval mode uses the running statistics. The math is
+// updates the running ones (per group of options.virtual_batch samples when set: ghost
+// batch norm); eval mode uses the running statistics. The math is
 // ops::batch_norm (framework/ops/batch_norm.h).
 #pragma once
 #include <optional>
@@ -18,6 +19,9 @@ struct BatchNormOptions {
   std::optional<double> momentum = 0.1;  // nullopt: cumulative moving average
   bool affine = true;
   bool track_running_stats = true;
+  // Ghost batch norm: training normalizes each group of this many samples on its own
+  // (ops::batch_norm's virtual_batch, >= 2); nullopt: the whole batch.
+  std::optional<int64_t> virtual_batch;
 };
 
 class BatchNorm : public Module {
@@ -26,7 +30,7 @@ class BatchNorm : public Module {
   // relu?(bn(x) + residual?) in one pass (ops::BatchNormFusion); runs the forward hook
   // like operator(). ResNet blocks call it for bn -> relu and bn -> add -> relu.
   Tensor forward_fused(const Tensor& x, const Tensor& residual, bool relu);
-  std::string extra_repr() const override;  // "16, eps=1e-05, momentum=0.1, affine=True, ..."
+  std::string extra_repr() const override;  // "16, eps=1e-05, momentum=0.1, ..., virtual_batch=8" (when set)
 
   int64_t num_features() const { return num_features_; }
   const BatchNormOptions& options() const { return options_; }
