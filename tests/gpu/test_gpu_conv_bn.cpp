@@ -2,7 +2,8 @@
 // dilation/bias configurations, conv2d_inference with its residual+relu epilogue, and
 // batch_norm (train and eval statistics, affine on/off, momentum 0.1 and cumulative,
 // fused relu and residual+relu, 2-, 3- and 4-d inputs), each with NCHW and NHWC inputs;
-// BN running statistics after 3 training steps. Odd shapes throughout.
+// BN running statistics after 3 training steps; ghost batch norm (virtual_batch). Odd
+// shapes throughout.
 #include <optional>
 
 #include "framework/ops/batch_norm.h"
@@ -152,5 +153,34 @@ TEST(GpuBatchNorm, RunningStatisticsAfterThreeTrainingSteps) {
                                (momentum ? " m=0.1" : " m=cumulative");
       expect_same_state(what, sg, sc);
       EXPECT_EQ(sg.num_batches_tracked.to_int_vector(), std::vector<int64_t>{3}) << what;
+    }
+}
+
+// Ghost batch norm (virtual_batch): groups of 3 of 7 samples (3, 4: a last group of one
+// merged), of 4 of 9, on the device entry points' views; two training steps each.
+TEST(GpuBatchNorm, GhostBatchNormMatchesCpu) {
+  NF_REQUIRE_GPU();
+  const std::pair<Shape, int64_t> cases[] = {{{7, 5, 4, 3}, 3}, {{9, 5}, 4}, {{7, 5, 6}, 3}};
+  for (const auto& [s, V] : cases)
+    for (MemoryFormat f : kFormats) {
+      if (s.size() == 2 && f == MemoryFormat::ChannelsLast) continue;  // the same layout for [N, C]
+      for (Fuse fuse : {Fuse::None, Fuse::ResidualRelu})
+        for (std::optional<double> momentum : {std::optional<double>(0.1), std::optional<double>()}) {
+          const int64_t C = s[1];
+          ops::BatchNormState sc = bn_state(C, 15, Device::cpu()), sg = bn_state(C, 15, cuda());
+          const std::string what = "ghost batch_norm " + shape_str(s) + " V=" + std::to_string(V) + " " +
+                                   fmt_name(f) + fuse_name(fuse) + (momentum ? " m=0.1" : " m=cumulative");
+          SCOPED_TRACE(what);
+          for (uint64_t step = 0; step < 2; ++step) {
+            Tensor x = leaf(randn(s, 50 + step, 1.5f).contiguous(f));
+            Tensor w = leaf(uniform({C}, 12, 0.5f, 1.5f)), b = leaf(randn({C}, 13));
+            Tensor res = fuse == Fuse::ResidualRelu ? leaf(randn(s, 14).contiguous(f)) : Tensor();
+            check_op(what, {x, w, b, res}, [&](const std::vector<Tensor>& in) {
+              ops::BatchNormState& st = in[0].device().is_cuda() ? sg : sc;
+              return ops::batch_norm(in[0], in[1], in[2], st, true, momentum, 1e-5, {in[3], fuse != Fuse::None}, V);
+            }, s.size() == 4 ? std::vector<MemoryFormat>{f} : std::vector<MemoryFormat>{});
+          }
+          expect_same_state(what, sg, sc);
+        }
     }
 }
