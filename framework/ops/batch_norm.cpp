@@ -31,16 +31,10 @@ void check_inputs(const Tensor& x, const Tensor& weight, const Tensor& bias, con
   check_dtype("batch_norm", x, DType::F32);
   const int64_t C = x.size(1);
   check_same_device("batch_norm", {x, weight, bias, s.running_mean, s.running_var, s.num_batches_tracked});
-  auto check_vec = [&](const Tensor& t, const char* name) {
-    if (!t.defined()) return;
-    check_dtype("batch_norm", t, DType::F32);
-    NF_CHECK(t.shape() == Shape{C}, std::string("batch_norm: ") + name + " has shape " + shape_str(t.shape()) +
-                                        ", expected [" + std::to_string(C) + "] for input " + shape_str(x.shape()));
-  };
-  check_vec(weight, "weight");
-  check_vec(bias, "bias");
-  check_vec(s.running_mean, "running_mean");
-  check_vec(s.running_var, "running_var");
+  check_channel_vector("batch_norm", x, weight, "weight", C);
+  check_channel_vector("batch_norm", x, bias, "bias", C);
+  check_channel_vector("batch_norm", x, s.running_mean, "running_mean", C);
+  check_channel_vector("batch_norm", x, s.running_var, "running_var", C);
   const bool tracked = s.running_mean.defined();
   NF_CHECK(tracked == s.running_var.defined() && tracked == s.num_batches_tracked.defined(),
            "batch_norm: running_mean, running_var and num_batches_tracked must be all defined or all undefined");
@@ -53,15 +47,6 @@ void check_inputs(const Tensor& x, const Tensor& weight, const Tensor& bias, con
   NF_CHECK(x.numel() > 0, "batch_norm: empty input " + shape_str(x.shape()));
   NF_CHECK(!use_batch_stats || x.numel() / C > 1,
            "Expected more than 1 value per channel when training, got input size " + shape_str(x.shape()));
-}
-
-// The memory format the op works in: blocked or channels-last rows on the CPU (see the
-// top); on CUDA x's own dense format (its kernels take either), so that
-// y = Tensor::empty_like(x.dense()).
-MemoryFormat work_format(const Tensor& x) {
-  if (x.device().is_cpu())
-    return x.memory_format() == MemoryFormat::Blocked16 ? MemoryFormat::Blocked16 : MemoryFormat::ChannelsLast;
-  return x.is_dense() ? x.memory_format() : MemoryFormat::Contiguous;
 }
 
 // The samples [start, start + size) of each group along N (see batch_norm.h): blocks of
@@ -128,7 +113,7 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& weight_in, const Tensor& bia
   const bool tracked = use_batch_stats && state.running_mean.defined();
   NF_CHECK(!tracked || G == 1 || !momentum || (*momentum >= 0 && *momentum <= 1),
            "batch_norm: virtual_batch needs a momentum in [0, 1], got " + std::to_string(momentum.value_or(0)));
-  const MemoryFormat layout = work_format(x_in);
+  const MemoryFormat layout = channel_rows_format(x_in);
   Tensor x = x_in.contiguous(layout).detach();
   Tensor res = res_in.defined() ? res_in.contiguous(layout).detach() : Tensor();
   Tensor w = weight_in.defined() ? weight_in.contiguous().detach() : Tensor();

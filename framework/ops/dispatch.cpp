@@ -20,4 +20,17 @@ void check_dim(const char* op, const Tensor& t, int64_t ndim) {
   NF_CHECK(t.dim() == ndim, std::string(op) + ": expected a " + std::to_string(ndim) + "-d tensor, got " + t.str());
 }
 
+void check_channel_vector(const char* op, const Tensor& x, const Tensor& t, const char* name, int64_t n) {
+  if (!t.defined()) return;
+  check_dtype(op, t, DType::F32);
+  NF_CHECK(t.shape() == Shape{n}, std::string(op) + ": " + name + " has shape " + shape_str(t.shape()) +
+                                      ", expected [" + std::to_string(n) + "] for input " + shape_str(x.shape()));
+}
+
+MemoryFormat channel_rows_format(const Tensor& x) {
+  if (x.device().is_cpu())
+    return x.memory_format() == MemoryFormat::Blocked16 ? MemoryFormat::Blocked16 : MemoryFormat::ChannelsLast;
+  return x.is_dense() ? x.memory_format() : MemoryFormat::Contiguous;
+}
+
 }  // namespace nf::ops

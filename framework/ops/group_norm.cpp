@@ -22,14 +22,6 @@ namespace nf::ops {
 
 namespace {
 
-// weight/bias, when defined: F32 of shape [n] (n = C, or F for layer_norm).
-void check_affine(const char* op, const Tensor& x, const Tensor& t, const char* name, int64_t n) {
-  if (!t.defined()) return;
-  check_dtype(op, t, DType::F32);
-  NF_CHECK(t.shape() == Shape{n}, std::string(op) + ": " + name + " has shape " + shape_str(t.shape()) +
-                                      ", expected [" + std::to_string(n) + "] for input " + shape_str(x.shape()));
-}
-
 void check_inputs(const Tensor& x, int64_t groups, const Tensor& weight, const Tensor& bias) {
   NF_CHECK(x.dim() >= 2 && x.dim() <= 4,
            "group_norm: expected input [N, C], [N, C, L] or [N, C, H, W], got " + x.str());
@@ -40,16 +32,8 @@ void check_inputs(const Tensor& x, int64_t groups, const Tensor& weight, const T
   NF_CHECK(groups >= 1 && C % groups == 0, "group_norm: the " + std::to_string(C) + " channels of input " +
                                                shape_str(x.shape()) + " do not divide into " +
                                                std::to_string(groups) + " groups");
-  check_affine("group_norm", x, weight, "weight", C);
-  check_affine("group_norm", x, bias, "bias", C);
-}
-
-// The memory format the op works in, as batch_norm's: blocked or channels-last rows on
-// the CPU (see the top); on CUDA x's own dense format.
-MemoryFormat work_format(const Tensor& x) {
-  if (x.device().is_cpu())
-    return x.memory_format() == MemoryFormat::Blocked16 ? MemoryFormat::Blocked16 : MemoryFormat::ChannelsLast;
-  return x.is_dense() ? x.memory_format() : MemoryFormat::Contiguous;
+  check_channel_vector("group_norm", x, weight, "weight", C);
+  check_channel_vector("group_norm", x, bias, "bias", C);
 }
 
 }  // namespace
@@ -57,7 +41,7 @@ MemoryFormat work_format(const Tensor& x) {
 Tensor group_norm(const Tensor& x_in, int64_t groups, const Tensor& weight_in, const Tensor& bias_in, double eps) {
   check_inputs(x_in, groups, weight_in, bias_in);
   const int64_t N = x_in.size(0), C = x_in.size(1);
-  const MemoryFormat layout = work_format(x_in);
+  const MemoryFormat layout = channel_rows_format(x_in);
   Tensor x = x_in.contiguous(layout).detach();
   Tensor w = weight_in.defined() ? weight_in.contiguous().detach() : Tensor();
   Tensor b = bias_in.defined() ? bias_in.contiguous().detach() : Tensor();
@@ -92,8 +76,8 @@ Tensor group_norm(const Tensor& x_in, int64_t groups, const Tensor& weight_in, c
 Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps) {
   NF_CHECK(x.dim() == 2, "layer_norm: expected input [N, F] (normalized over F), got " + x.str() +
                              "; a LayerNorm over [N, C, H, W] with per-channel affine is group_norm(x, 1, ...)");
-  check_affine("layer_norm", x, weight, "weight", x.size(1));
-  check_affine("layer_norm", x, bias, "bias", x.size(1));
+  check_channel_vector("layer_norm", x, weight, "weight", x.size(1));
+  check_channel_vector("layer_norm", x, bias, "bias", x.size(1));
   return group_norm(x, 1, weight, bias, eps);
 }
 
