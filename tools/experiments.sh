@@ -54,6 +54,7 @@ yaml_value() { sed -nE "s/^ *$2: *([^ #]+).*/\1/p" "$1" | head -1; }
 body=""
 prev_q=""
 start_all=$(date +%s)
+load_start=$(cut -d" " -f1-3 /proc/loadavg)
 for row in "${ROWS[@]}"; do
   IFS='|' read -r name question variant <<<"$row"
   recipe=configs/experiments/$name.yaml
@@ -84,13 +85,15 @@ cpu=$(sed -nE 's/^model name\s*: *//p' /proc/cpuinfo | head -1)
   echo "time of each \`normforge train\` (data loading, training, the final evaluation). One run of"
   echo "\`tools/experiments.sh\` on $(date -u +%Y-%m-%d), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)."
   echo "Machine: $(nproc) cores (\`nproc\`), CPU \`$cpu\`, \`threads: 2\`; total ${total} s."
+  echo "Load average (1/5/15 min) at the start: $load_start; at the end: $(cut -d" " -f1-3 /proc/loadavg)"
+  echo "(above 2 means other processes shared the two cores, and the times are longer than on an idle machine)."
   echo
   echo "| question | variant | batch | top-1 | time s | recipe |"
   echo "|---|---|---|---|---|---|"
   printf '%s' "$body"
   echo
   echo "Command: \`tools/experiments.sh\` (each row alone: \`build/normforge train configs/experiments/RECIPE\`)."
-  echo "Budgets: the CNN rows train 1 epoch (60,000 images) at batch 128, the MLP rows 3 epochs; the"
+  echo "Budgets: the CNN rows train 1 epoch (60,000 images) at batch 128, the MLP rows 2 epochs; the"
   echo "tiny-batch rows all see the same 8,192 training images (max_steps = 8192 / batch), lr 0.05 x batch / 32."
   echo "Short runs, one seed each: differences of a few tenths of a percent are within noise."
 } >"$OUT"
