@@ -93,8 +93,9 @@ cpu=$(sed -nE 's/^model name\s*: *//p' /proc/cpuinfo | head -1)
   printf '%s' "$body"
   echo
   echo "Command: \`tools/experiments.sh\` (each row alone: \`build/normforge train configs/experiments/RECIPE\`)."
-  echo "Budgets: the CNN rows train 1 epoch (60,000 images) at batch 128, the MLP rows 2 epochs; the"
-  echo "tiny-batch rows all see the same 8,192 training images (max_steps = 8192 / batch), lr 0.05 x batch / 32."
+  echo "Budgets: the CNN rows train 3 epochs at batch 128, the MLP rows 15 epochs; the tiny-batch rows"
+  echo "one epoch (the same 60,000 images) at every batch size, lr 0.05 x batch / 32. SGD, nesterov"
+  echo "momentum 0.9, weight decay 5e-4, cosine schedule, no augmentation, seed 0."
   echo "Short runs, one seed each: differences of a few tenths of a percent are within noise."
 } >"$OUT"
 echo "experiments: wrote $OUT (${total} s)" >&2
