@@ -96,6 +96,6 @@ cpu=$(sed -nE 's/^model name\s*: *//p' /proc/cpuinfo | head -1)
   echo "Budgets: the CNN rows train 3 epochs at batch 128, the MLP rows 15 epochs; the tiny-batch rows"
   echo "one epoch (the same 60,000 images) at every batch size, lr 0.05 x batch / 32. SGD, nesterov"
   echo "momentum 0.9, weight decay 5e-4, cosine schedule, no augmentation, seed 0."
-  echo "Short runs, one seed each: differences of a few tenths of a percent are within noise."
+  echo "One seed per row; the seed-to-seed spread was not measured, so small differences may be noise."
 } >"$OUT"
 echo "experiments: wrote $OUT (${total} s)" >&2
