@@ -85,4 +85,9 @@ for k in ['1.weight', '1.bias', '1.running_mean', '1.running_var', '1.num_batche
 for k in ['3.body.1.weight', '3.body.1.bias', '0.weight']:
     assert a[k].tobytes() != b[k].tobytes(), k + ' should still learn'
 " || fail "finetune.bn=frozen on a listed network"
+# finetune.reset_head re-initializes a listed network's last linear layer (here "7.").
+"$NF" train "$TMP/res.yaml" --set trainer.out_dir="$TMP/head" --set model.init="$TMP/full/final" --set model.num_classes=20 \
+  --set finetune.reset_head=true --set trainer.max_steps=1 >/dev/null 2>&1 || fail "reset_head on a listed network"
+expect_error 1 "7.(weight|bias).*shape.*reset_head: true to re-initialize 7" -- "$NF" train "$TMP/res.yaml" \
+  --set trainer.out_dir="$TMP/nohead" --set model.init="$TMP/full/final" --set model.num_classes=20
 echo "listed_networks: ok"
