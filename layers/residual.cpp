@@ -1,12 +1,19 @@
 #include "layers/residual.h"
 
 #include "framework/ops/eltwise.h"
+#include "framework/ops/shortcut.h"
 #include "layers/conv_bn.h"
 
 namespace nf {
 
-Residual::Residual(std::shared_ptr<Sequential> body, std::shared_ptr<Sequential> shortcut)
-    : body_(register_module("body", std::move(body))), shortcut_(register_module("shortcut", std::move(shortcut))) {}
+Residual::Residual(std::shared_ptr<Sequential> body, std::shared_ptr<Sequential> shortcut, ResidualOptions options)
+    : body_(std::move(body)), shortcut_(std::move(shortcut)), options_(std::move(options)) {
+  if (options_.inline_body)
+    for (const auto& [name, child] : body_->children()) register_module(name, child);
+  else
+    register_module("body", body_);
+  if (!options_.inline_body || shortcut_->size()) register_module(options_.shortcut_name, shortcut_);
+}
 
 void Residual::fuse_tail(Conv2d* conv, BatchNorm* bn) {
   tail_conv_ = conv;
@@ -24,5 +31,7 @@ Tensor Residual::forward_relu(const Tensor& x, bool relu) {
   }
   return tail_conv_ ? conv_bn(*tail_conv_, *tail_bn_, h, s, relu) : tail_bn_->forward_fused(h, s, relu);
 }
+
+Tensor PadShortcut::forward(const Tensor& x) { return ops::shortcut_pad(x, out_channels_, stride_); }
 
 }  // namespace nf

@@ -4,46 +4,16 @@
 //   16/32/64 (stride 1,2,2), global average pool, fc. resnet20/32/44/56/110.
 //   ResNet-18/34, CIFAR variant: 3x3 stem of 64, no max-pool, stages 64/128/256/512.
 // Input [N, in_channels, H, W] -> logits [N, num_classes]; any H, W >= 8.
+// A preset of the blocks a listed network uses: a Sequential conv1, bn1, relu,
+// layer1.., avgpool, flatten, [dropout], fc, whose blocks are Residuals with the body
+// inline (conv1, bn1, relu, conv2, bn2), the shortcut named downsample (1x1 conv + BN,
+// or option A's zero padding with model.shortcut: pad) and a ReLU after the add. The
+// fusion pass (layers/fusion.h) runs conv + BN (+ add) (+ ReLU) as one call.
 #pragma once
-#include <vector>
-
-#include "layers/batch_norm.h"
-#include "layers/conv2d.h"
-#include "layers/linear.h"
 #include "layers/module.h"
 #include "models/model_spec.h"
 
 namespace nf {
-
-class BasicBlock : public Module {
- public:
-  BasicBlock(int64_t in, int64_t out, int64_t stride, const ModelSpec& spec);
-  Tensor forward(const Tensor& x) override;
-  std::string type_name() const override { return "BasicBlock"; }
-
- private:
-  std::shared_ptr<Conv2d> conv1_, conv2_;
-  std::shared_ptr<BatchNorm2d> bn1_, bn2_;
-  // Projection shortcut, when shapes change: registered as downsample = Sequential(conv, bn).
-  std::shared_ptr<Conv2d> down_conv_;
-  std::shared_ptr<BatchNorm2d> down_bn_;
-  int64_t pad_to_ = 0, pad_stride_ = 1;     // option-A shortcut, when shapes change
-};
-
-class ResNet : public Module {
- public:
-  ResNet(int64_t stem_width, const std::vector<int64_t>& widths, const std::vector<int64_t>& blocks,
-         const ModelSpec& spec);
-  Tensor forward(const Tensor& x) override;
-  std::string type_name() const override { return "ResNet"; }
-
- private:
-  std::shared_ptr<Conv2d> conv1_;
-  std::shared_ptr<BatchNorm2d> bn1_;
-  std::vector<std::shared_ptr<Sequential>> stages_;
-  ModulePtr pool_, dropout_;
-  std::shared_ptr<Linear> fc_;
-};
 
 ModulePtr build_cifar_resnet(const ModelSpec& spec);  // resnet20/32/44/56/110 (depth from the name)
 ModulePtr build_resnet18(const ModelSpec& spec);
