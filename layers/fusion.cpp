@@ -74,15 +74,8 @@ void fuse_model(Module& model) {
   for (Module* m : all) {
     auto* res = dynamic_cast<Residual*>(m);
     if (!res) continue;
-    Sequential& body = res->body();
-    const size_t n = body.size();
     limits[&res->shortcut()] = res->shortcut().size();
-    limits[&body] = n;
-    auto* bn = n ? dynamic_cast<BatchNorm*>(body.at(n - 1).get()) : nullptr;
-    if (!bn) continue;
-    auto* conv = n >= 2 ? dynamic_cast<Conv2d*>(body.at(n - 2).get()) : nullptr;
-    res->fuse_tail(conv, bn);
-    limits[&body] = n - (conv ? 2 : 1);
+    limits[&res->body()] = res->body().size() - res->fuse_tail();
   }
   for (auto& [seq, limit] : limits) fuse_sequential(*seq, limit);
 }

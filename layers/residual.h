@@ -4,7 +4,8 @@
 // "shortcut" ("body.0.weight", "shortcut.1.running_mean": a listed network's residual).
 // With options.inline_body the body's children are this module's own and the shortcut
 // is named options.shortcut_name: torchvision's BasicBlock ("conv1.weight", "bn2.bias",
-// "downsample.0.weight"), with options.relu its ReLU after the add.
+// "downsample.0.weight"), with options.relu its ReLU after the add; a pre-activation
+// block's shortcut branches off inside the body (options.shortcut_after).
 // forward_relu computes relu(body(x) + shortcut(x)). When the fusion pass has marked
 // the body's tail (its last BatchNorm, and the Conv2d before it), the add and ReLU run
 // inside that BatchNorm (conv_bn, layers/conv_bn.h): one pass instead of three, and in
@@ -20,6 +21,9 @@ struct ResidualOptions {
   bool inline_body = false;
   std::string shortcut_name = "shortcut";
   bool relu = false;  // relu(body(x) + shortcut(x))
+  // The shortcut branches off after the body's first `shortcut_after` children (0: it
+  // takes x): a pre-activation block's projection takes relu(bn1(x)).
+  size_t shortcut_after = 0;
 };
 
 class Residual : public Module {
@@ -31,9 +35,10 @@ class Residual : public Module {
 
   Sequential& body() { return *body_; }
   Sequential& shortcut() { return *shortcut_; }
-  // The body's last children are `conv` (may be null) and `bn`: forward_relu runs them
-  // as conv_bn with the shortcut as the residual.
-  void fuse_tail(Conv2d* conv, BatchNorm* bn);
+  // The fusion pass: when the body ends in [Conv2d,] BatchNorm after the shortcut's
+  // branch point, forward_relu runs them as conv_bn with the shortcut as the residual.
+  // Returns how many of the body's children the tail takes (0: no fused tail).
+  size_t fuse_tail();
 
  private:
   std::shared_ptr<Sequential> body_, shortcut_;

@@ -5,7 +5,6 @@
 
 #include "layers/fusion.h"
 #include "models/layer_registry.h"
-#include "models/preact_resnet.h"
 #include "models/resnet.h"
 
 namespace nf {
