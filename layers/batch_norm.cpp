@@ -2,51 +2,13 @@
 // printout, and the call to ops::batch_norm (shapes in layers/batch_norm.h).
 #include "layers/batch_norm.h"
 
-#include <charconv>
-#include <cstdio>
-#include <cstdlib>
-
 #include "framework/autograd/autograd.h"
 
 namespace nf {
 
-namespace {
-
-// Python's repr() of a float ("1e-05", "0.1", "1.0"), for PyTorch-identical printouts:
-// shortest round-trip digits; exponent form when the decimal point falls outside (-4, 16].
-std::string py_float(double v) {
-  char buf[64];
-  auto res = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::scientific);
-  std::string s(buf, res.ptr);
-  const size_t e = s.find('e');
-  const int exp = std::atoi(s.c_str() + e + 1);
-  std::string sign = s[0] == '-' ? "-" : "", digits;
-  for (size_t i = sign.size(); i < e; ++i)
-    if (s[i] != '.') digits += s[i];
-  const int decpt = exp + 1, nd = static_cast<int>(digits.size());
-  if (decpt <= -4 || decpt > 16) {
-    char ebuf[16];
-    std::snprintf(ebuf, sizeof ebuf, "e%c%02d", exp < 0 ? '-' : '+', std::abs(exp));
-    return sign + digits.substr(0, 1) + (nd > 1 ? "." + digits.substr(1) : "") + ebuf;
-  }
-  if (decpt <= 0) return sign + "0." + std::string(-decpt, '0') + digits;
-  if (decpt >= nd) return sign + digits + std::string(decpt - nd, '0') + ".0";
-  return sign + digits.substr(0, decpt) + "." + digits.substr(decpt);
-}
-
-const char* py_bool(bool b) { return b ? "True" : "False"; }
-
-}  // namespace
-
 BatchNorm::BatchNorm(int64_t num_features, BatchNormOptions options)
-    : num_features_(num_features), options_(options) {
-  NF_CHECK(num_features > 0, "BatchNorm: num_features must be positive, got " + std::to_string(num_features));
-  NF_CHECK(options.eps > 0, "BatchNorm: eps must be positive, got " + py_float(options.eps));
+    : Norm("BatchNorm", num_features, options.eps, options.affine), options_(options) {
   ops::check_virtual_batch(options.virtual_batch);
-  if (options.affine) {
-    weight_ = register_parameter("weight", Tensor::ones({num_features}));
-    bias_ = register_parameter("bias", Tensor::zeros({num_features}));
-  }
   if (options.track_running_stats) {
     state_.running_mean = register_buffer("running_mean", Tensor::zeros({num_features}));
     state_.running_var = register_buffer("running_var", Tensor::ones({num_features}));
@@ -80,12 +42,18 @@ std::string BatchNorm::extra_repr() const {
          (options_.virtual_batch ? ", virtual_batch=" + std::to_string(*options_.virtual_batch) : "");
 }
 
-void BatchNorm::recalibrate_reset() {
+void BatchNorm::start_recalibration() {
   if (!options_.track_running_stats) return;
   NoGradGuard ng;
   state_.running_mean.fill_(0.0);
   state_.running_var.fill_(1.0);
   state_.num_batches_tracked.fill_(0.0);
+  configured_momentum_ = options_.momentum;
+  options_.momentum = std::nullopt;
+}
+
+void BatchNorm::end_recalibration() {
+  if (options_.track_running_stats) options_.momentum = configured_momentum_;
 }
 
 }  // namespace nf

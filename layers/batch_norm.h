@@ -10,7 +10,7 @@
 #include <optional>
 
 #include "framework/ops/batch_norm.h"
-#include "layers/module.h"
+#include "layers/norm.h"
 
 namespace nf {
 
@@ -24,7 +24,7 @@ struct BatchNormOptions {
   std::optional<int64_t> virtual_batch;
 };
 
-class BatchNorm : public Module {
+class BatchNorm : public Norm {
  public:
   Tensor forward(const Tensor& x) override;
   // relu?(bn(x) + residual?) in one pass (ops::BatchNormFusion); runs the forward hook
@@ -32,18 +32,16 @@ class BatchNorm : public Module {
   Tensor forward_fused(const Tensor& x, const Tensor& residual, bool relu);
   std::string extra_repr() const override;  // "16, eps=1e-05, momentum=0.1, ..., virtual_batch=8" (when set)
 
-  int64_t num_features() const { return num_features_; }
   const BatchNormOptions& options() const { return options_; }
-  // Recalibration runs train-mode forwards with momentum nullopt (a cumulative average).
-  void set_momentum(std::optional<double> m) { options_.momentum = m; }
-  Tensor weight() const { return weight_; }  // undefined unless affine
-  Tensor bias() const { return bias_; }
   Tensor running_mean() const { return state_.running_mean; }  // undefined unless tracked
   Tensor running_var() const { return state_.running_var; }
   Tensor num_batches_tracked() const { return state_.num_batches_tracked; }
 
-  // Resets the running statistics to mean 0, variance 1, count 0 (no-op if untracked).
-  void recalibrate_reset();
+  bool has_running_stats() const override { return options_.track_running_stats; }
+  // Running statistics reset to mean 0, variance 1, count 0, then momentum None (a
+  // cumulative average) until end_recalibration().
+  void start_recalibration() override;
+  void end_recalibration() override;
 
  protected:
   BatchNorm(int64_t num_features, BatchNormOptions options);
@@ -54,9 +52,8 @@ class BatchNorm : public Module {
  private:
   Tensor normalize(const Tensor& x, const Tensor& residual, bool relu);  // checks + ops::batch_norm
 
-  int64_t num_features_;
   BatchNormOptions options_;
-  Tensor weight_, bias_;
+  std::optional<double> configured_momentum_;  // options_.momentum outside recalibration
   ops::BatchNormState state_;
 };
 

@@ -122,12 +122,33 @@ Sequential::Sequential(std::vector<ModulePtr> mods) {
   for (auto& m : mods) push_back(std::move(m));
 }
 
-void Sequential::push_back(ModulePtr m) { register_module(std::to_string(children().size()), std::move(m)); }
+void Sequential::push_back(ModulePtr m) { push_back(std::to_string(children().size()), std::move(m)); }
 
-Tensor Sequential::forward(const Tensor& x) {
+void Sequential::push_back(const std::string& name, ModulePtr m) {
+  for (const auto& [n, c] : children()) NF_CHECK(n != name, "Sequential: two children named '" + name + "'");
+  register_module(name, std::move(m));
+}
+
+Tensor Sequential::run(const Tensor& x, size_t begin, size_t end) {
   Tensor h = x;
-  for (const auto& [n, c] : children()) h = (*c)(h);
+  for (size_t i = begin; i < end;) {
+    auto step = steps_.find(i);
+    if (step != steps_.end() && i + step->second.span <= end) {
+      h = step->second.call(h);
+      i += step->second.span;
+    } else {
+      h = (*at(i))(h);
+      ++i;
+    }
+  }
   return h;
+}
+
+void Sequential::set_step(size_t first, Step step) {
+  NF_CHECK(step.span >= 1 && first + step.span <= size(), "Sequential::set_step: children [" + std::to_string(first) +
+                                                              ", " + std::to_string(first + step.span) +
+                                                              ") out of range");
+  steps_[first] = std::move(step);
 }
 
 }  // namespace nf

@@ -5,6 +5,7 @@
 // Layers are thin: forward() calls one op in framework/ops.
 #pragma once
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <utility>
@@ -85,16 +86,33 @@ class ForwardHookGuard {
   ForwardHook prev_;
 };
 
-// Sequential: children named "0", "1", ...; forward chains them.
+// Sequential: children named "0", "1", ... (their index) unless given a name;
+// forward chains them. The fusion pass (layers/fusion.h) may mark runs of children
+// that execute as one call (a Step); forward then takes the step instead of the
+// children one by one.
 class Sequential : public Module {
  public:
   Sequential() = default;
   explicit Sequential(std::vector<ModulePtr> mods);
-  void push_back(ModulePtr m);
-  Tensor forward(const Tensor& x) override;
+  void push_back(ModulePtr m);  // named by its index
+  void push_back(const std::string& name, ModulePtr m);
+  Tensor forward(const Tensor& x) override { return run(x, 0, size()); }
   std::string type_name() const override { return "Sequential"; }
   size_t size() const { return children().size(); }
   ModulePtr at(size_t i) const { return children()[i].second; }
+
+  // Children [begin, end) in order, taking the steps that start in the range.
+  Tensor run(const Tensor& x, size_t begin, size_t end);
+  // Children [first, first + span) run as one call of `call` (which runs their hooks).
+  struct Step {
+    size_t span;
+    std::function<Tensor(const Tensor&)> call;
+  };
+  void set_step(size_t first, Step step);
+  const std::map<size_t, Step>& steps() const { return steps_; }
+
+ private:
+  std::map<size_t, Step> steps_;
 };
 
 }  // namespace nf

@@ -3,6 +3,8 @@
 #include <functional>
 #include <map>
 
+#include "layers/fusion.h"
+#include "models/layer_registry.h"
 #include "models/preact_resnet.h"
 #include "models/resnet.h"
 
@@ -22,7 +24,24 @@ const std::map<std::string, std::function<ModulePtr(const ModelSpec&)>>& registr
 }
 }  // namespace
 
+namespace {
+// model.layers: the list as an nn.Sequential, checked to end in [N, num_classes], fused.
+ModulePtr build_listed_model(const ModelSpec& spec) {
+  Shape out{spec.in_channels, spec.input_size, spec.input_size};
+  std::shared_ptr<Sequential> net = build_layers(spec.layers, out);
+  NF_CHECK(out == Shape{spec.num_classes}, spec.layers.back().where + ": the network ends in [N, " +
+                                                shape_str(out).substr(1) + ", but the loss needs the " +
+                                                std::to_string(spec.num_classes) + " class scores (model.num_classes)");
+  fuse_model(*net);
+  return net;
+}
+}  // namespace
+
 ModulePtr build_model(const ModelSpec& spec) {
+  if (!spec.layers.empty()) {
+    NF_CHECK(spec.num_classes >= 1 && spec.in_channels >= 1, "model.num_classes and model.in_channels must be >= 1");
+    return build_listed_model(spec);
+  }
   auto it = registry().find(spec.name);
   if (it == registry().end()) {
     std::string known;

@@ -18,11 +18,7 @@
 
 namespace nf {
 
-Shape recipe_input_shape(const Recipe& r) {
-  const std::string& d = r.data.dataset;
-  const int64_t side = (d == "fashion_mnist" || d == "mnist") ? 28 : d == "image_folder" ? r.data.image_size : 32;
-  return {r.model.in_channels, side, side};
-}
+Shape recipe_input_shape(const Recipe& r) { return {r.model.in_channels, r.model.input_size, r.model.input_size}; }
 
 void run_eval(const Recipe& r, const std::string& checkpoint, const std::string& split, bool json) {
   configure_runtime(r);

@@ -6,7 +6,7 @@
 
 #include "framework/optim/adamw.h"
 #include "framework/optim/sgd.h"
-#include "layers/batch_norm.h"
+#include "layers/norm.h"
 #include "tools/glob.h"
 
 namespace nf {
@@ -36,7 +36,7 @@ std::unique_ptr<optim::Optimizer> make_optimizer(const Recipe& r, Module& model)
   optim::ParamGroup decay{{}, r.optimizer.lr, r.optimizer.weight_decay}, no_decay{{}, r.optimizer.lr, 0.0};
   std::set<std::string> bn_params;
   for (auto& [mname, m] : model.named_modules())
-    if (dynamic_cast<BatchNorm*>(m.get()))
+    if (dynamic_cast<Norm*>(m.get()))  // every normalization layer's affine parameters
       for (auto& [pname, p] : m->named_parameters()) bn_params.insert(mname + "." + pname);
   for (auto& [name, p] : model.named_parameters()) {
     if (!p.requires_grad()) continue;

@@ -7,11 +7,22 @@
 #include "framework/autograd/autograd.h"
 #include "framework/core/random.h"
 #include "framework/io/checkpoint.h"
-#include "layers/batch_norm.h"
+#include "layers/norm.h"
 #include "models/registry.h"
 #include "tools/glob.h"
 
 namespace nf {
+
+namespace {
+// The normalization layers with running statistics (BatchNorm): what finetune.bn's
+// frozen modes and recalibration act on. GroupNorm/LayerNorm follow finetune.freeze.
+std::vector<Norm*> running_stat_norms(const Module& model) {
+  std::vector<Norm*> out;
+  for (auto& [name, m] : model.named_modules())
+    if (auto* n = dynamic_cast<Norm*>(m.get()); n && n->has_running_stats()) out.push_back(n);
+  return out;
+}
+}  // namespace
 
 Placement recipe_placement(const Recipe& r) {
   Placement p{Device::parse(r.device), false};
@@ -56,11 +67,10 @@ ModulePtr build_recipe_model(const Recipe& r, bool load_init) {
     for (auto& pattern : r.finetune.freeze)
       if (glob_match(pattern, name)) p.set_requires_grad(false);
   if (r.finetune.bn == BnMode::Frozen)
-    for (auto& [name, m] : model->named_modules())
-      if (auto* bn = dynamic_cast<BatchNorm*>(m.get())) {
-        if (bn->weight().defined()) bn->weight().set_requires_grad(false);
-        if (bn->bias().defined()) bn->bias().set_requires_grad(false);
-      }
+    for (Norm* bn : running_stat_norms(*model)) {
+      if (bn->weight().defined()) bn->weight().set_requires_grad(false);
+      if (bn->bias().defined()) bn->bias().set_requires_grad(false);
+    }
   model->to(recipe_placement(r).device);
   return model;
 }
@@ -68,25 +78,19 @@ ModulePtr build_recipe_model(const Recipe& r, bool load_init) {
 void set_training_mode(Module& model, BnMode bn_mode) {
   model.train();
   if (bn_mode == BnMode::Trainable) return;
-  for (auto& [name, m] : model.named_modules())
-    if (dynamic_cast<BatchNorm*>(m.get())) m->eval();
+  for (Norm* bn : running_stat_norms(model)) bn->eval();
 }
 
 void recalibrate_bn(Module& model, data::DataLoader& loader, int64_t batches, const Placement& where) {
-  std::vector<std::pair<BatchNorm*, std::optional<double>>> bns;
-  for (auto& [n, m] : model.named_modules())
-    if (auto* bn = dynamic_cast<BatchNorm*>(m.get())) {
-      bns.emplace_back(bn, bn->options().momentum);
-      bn->recalibrate_reset();
-      bn->set_momentum(std::nullopt);
-    }
+  const std::vector<Norm*> bns = running_stat_norms(model);
+  for (Norm* bn : bns) bn->start_recalibration();
   model.train();
   NoGradGuard no_grad;
   loader.start_epoch(0);
   data::Batch b;
   int64_t done = 0;
   while (done < batches && loader.next(b)) model.forward(place(b.images, where)), ++done;
-  for (auto& [bn, m] : bns) bn->set_momentum(m);
+  for (Norm* bn : bns) bn->end_recalibration();
   spdlog::info("recalibrated BatchNorm statistics over {} batches", done);
 }
 

@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "framework/core/error.h"
+#include "tools/recipe_layers.h"
 #include "tools/yaml_section.h"
 
 namespace nf {
@@ -91,16 +92,24 @@ Recipe parse_recipe(const std::string& file, const std::vector<std::string>& set
   r.threads = root.get_int("threads", 0, 0, 1024);
 
   YamlSection m = root.section("model");
-  r.model.name = m.get_string("name", "resnet20");
   r.model.num_classes = m.get_int("num_classes", 10, 1, 1 << 20);
   r.model.in_channels = m.get_int("in_channels", 3, 1, 1 << 16);
-  r.model.shortcut = m.get_choice("shortcut", "projection", {"projection", "pad"});
   YamlSection bn = m.section("bn");
   r.model.bn.momentum = bn.get_optional_float("momentum", 0.1, 0.0, 1.0);
   r.model.bn.eps = bn.get_float("eps", 1e-5, 1e-12, 1.0);
   bn.finish();
-  r.model.dropout = m.get_float("dropout", 0.0, 0.0, 0.999);
-  r.model.block_dropout = m.get_float("block_dropout", 0.0, 0.0, 0.999);
+  if (m.has("layers")) {  // the network as a list; the built-in models' keys do not apply
+    if (m.has("name")) m.fail("name", "give model.name (a built-in model) or model.layers (your own), not both");
+    for (const char* key : {"shortcut", "dropout", "block_dropout"})
+      if (m.has(key)) m.fail(key, "belongs to the built-in models; with model.layers, write it into the list");
+    r.model.name = "layers";
+    r.model.layers = parse_layers(m, r.model);
+  } else {
+    r.model.name = m.get_string("name", "resnet20");
+    r.model.shortcut = m.get_choice("shortcut", "projection", {"projection", "pad"});
+    r.model.dropout = m.get_float("dropout", 0.0, 0.0, 0.999);
+    r.model.block_dropout = m.get_float("block_dropout", 0.0, 0.0, 0.999);
+  }
   r.init = m.get_optional_string("init");
   m.finish();
 
@@ -112,6 +121,8 @@ Recipe parse_recipe(const std::string& file, const std::vector<std::string>& set
   r.data.workers = d.get_int("workers", 2, 0, 64);
   r.data.shuffle = d.get_bool("shuffle", true);
   r.data.image_size = d.get_int("image_size", 32, 1, 4096);
+  const std::string& ds = r.data.dataset;
+  r.model.input_size = (ds == "fashion_mnist" || ds == "mnist") ? 28 : ds == "image_folder" ? r.data.image_size : 32;
   r.data.train_transforms = parse_transforms(d, "train_transforms");
   r.data.test_transforms = parse_transforms(d, "test_transforms");
   d.finish();

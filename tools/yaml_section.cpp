@@ -30,6 +30,29 @@ std::string mark_str(const std::string& file, const YAML::Mark& m) {
 
 }  // namespace
 
+std::string yaml_location(const std::string& file, const YAML::Node& n) { return mark_str(file, n.Mark()); }
+
+std::string did_you_mean(const std::string& word, const std::vector<std::string>& known, const std::string& prefix) {
+  std::string best;
+  size_t best_d = 3;
+  for (const auto& k : known) {
+    size_t d = edit_distance(word, k);
+    if (d < best_d) best_d = d, best = k;
+  }
+  return best.empty() ? "" : " (did you mean '" + prefix + best + "'?)";
+}
+
+bool YamlSection::has(const std::string& key) const {
+  YAML::Node v = node_[key];
+  return v.IsDefined() && !v.IsNull();
+}
+
+std::optional<std::string> YamlSection::peek_scalar(const std::string& key) const {
+  YAML::Node v = node_[key];
+  if (!v.IsDefined() || !v.IsScalar()) return std::nullopt;
+  return v.Scalar();
+}
+
 YamlSection::YamlSection(YAML::Node node, std::string path, std::shared_ptr<const RecipeOrigin> origin)
     : node_(node), path_(std::move(path)), origin_(std::move(origin)) {
   if (!node_.IsDefined() || node_.IsNull()) node_ = YAML::Node(YAML::NodeType::Map);
@@ -205,20 +228,16 @@ YAML::Node YamlSection::list(const std::string& key) {
   return v;
 }
 
-void YamlSection::finish() const {
+void YamlSection::finish(const std::vector<std::string>& also_known) const {
+  std::vector<std::string> known(read_.begin(), read_.end());
+  known.insert(known.end(), also_known.begin(), also_known.end());
   for (const auto& kv : node_) {
     const std::string k = kv.first.Scalar();
     if (read_.count(k)) continue;
-    std::string best;
-    size_t best_d = 3;
-    for (const auto& r : read_) {
-      size_t d = edit_distance(k, r);
-      if (d < best_d) best_d = d, best = r;
-    }
     std::string loc = origin_->overrides.count(key_path(k)) ? origin_->overrides.at(key_path(k))
                                                             : mark_str(origin_->file, kv.first.Mark());
     throw Error(loc + ": unknown key '" + key_path(k) + "'" +
-                (best.empty() ? "" : " (did you mean '" + key_path(best) + "'?)"));
+                did_you_mean(k, known, key_path("")));
   }
 }
 

@@ -52,7 +52,11 @@ class YamlSection {
   std::vector<std::string> get_string_list(const std::string& key, const std::vector<std::string>& def);
   YamlSection section(const std::string& key);  // a nested map (created empty when missing)
   YAML::Node list(const std::string& key);      // a raw sequence (created empty when missing)
-  void finish() const;
+  // `also_known`: keys suggested in "did you mean" besides those read (missing required ones).
+  void finish(const std::vector<std::string>& also_known = {}) const;
+  bool has(const std::string& key) const;  // present and not null (does not mark it read)
+  // The key's scalar text, if it is a scalar (does not mark it read).
+  std::optional<std::string> peek_scalar(const std::string& key) const;
 
   std::string key_path(const std::string& key) const { return path_.empty() ? key : path_ + "." + key; }
   [[noreturn]] void fail(const std::string& key, const std::string& problem) const;
@@ -71,6 +75,11 @@ class YamlSection {
   std::shared_ptr<const RecipeOrigin> origin_;
   std::set<std::string> read_;
 };
+
+// "FILE:LINE:COL" of a node (FILE alone when the node has no position).
+std::string yaml_location(const std::string& file, const YAML::Node& n);
+// " (did you mean 'x'?)" for the closest of `known` within edit distance 2, else "".
+std::string did_you_mean(const std::string& word, const std::vector<std::string>& known, const std::string& prefix = "");
 
 // Loads a YAML file and applies "--set a.b.c=value" overrides (value parsed as YAML).
 YAML::Node load_recipe_yaml(const std::string& file, const std::vector<std::string>& sets, RecipeOrigin& origin);

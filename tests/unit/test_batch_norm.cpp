@@ -177,11 +177,10 @@ TEST(BatchNormTrain, FirstCumulativeStepStoresBatchMeanAndUnbiasedVariance) {
   BatchNorm2d bn(3);
   bn.train();
   bn(randn({2, 3, 4, 5}, 50, 3.f));
-  bn.recalibrate_reset();
+  bn.start_recalibration();
   EXPECT_EQ(bn.running_mean().to_vector(), std::vector<float>(3, 0.f));
   EXPECT_EQ(bn.running_var().to_vector(), std::vector<float>(3, 1.f));
   EXPECT_EQ(bn.num_batches_tracked().item(), 0);
-  bn.set_momentum(std::nullopt);
   Tensor x = randn({2, 3, 4, 5}, 51, 3.f);
   bn(x);
   std::vector<float> v = x.to_vector(), mean(3), var(3);
@@ -197,6 +196,8 @@ TEST(BatchNormTrain, FirstCumulativeStepStoresBatchMeanAndUnbiasedVariance) {
   expect_close("running_mean after reset + 1 step", bn.running_mean(), Tensor::from_vector(mean, {3}), 1e-5);
   expect_close("running_var after reset + 1 step", bn.running_var(), Tensor::from_vector(var, {3}), 1e-5);
   EXPECT_EQ(bn.num_batches_tracked().item(), 1);
+  bn.end_recalibration();
+  EXPECT_EQ(bn.options().momentum, std::optional<double>(0.1));
 }
 
 // Per-channel sums in double, as PyTorch's CPU kernel: inputs far from zero mean

@@ -1,0 +1,85 @@
+#include "layers/fusion.h"
+
+#include <map>
+
+#include "layers/activation.h"
+#include "layers/conv_bn.h"
+#include "layers/residual.h"
+
+namespace nf {
+
+namespace {
+
+template <class M>
+std::shared_ptr<M> child_as(Sequential& seq, size_t i, size_t limit) {
+  return i < limit ? std::dynamic_pointer_cast<M>(seq.at(i)) : nullptr;
+}
+
+// Marks the steps among seq's children [0, limit).
+void fuse_sequential(Sequential& seq, size_t limit) {
+  for (size_t i = 0; i < limit;) {
+    auto relu_at = [&](size_t j) { return child_as<ReLU>(seq, j, limit); };
+    if (auto conv = child_as<Conv2d>(seq, i, limit)) {
+      auto bn = std::dynamic_pointer_cast<BatchNorm2d>(i + 1 < limit ? seq.at(i + 1) : nullptr);
+      if (bn) {
+        auto relu = relu_at(i + 2);
+        seq.set_step(i, {relu ? 3u : 2u, [conv, bn, relu](const Tensor& x) {
+                           Tensor y = conv_bn(*conv, *bn, x, Tensor(), relu != nullptr);
+                           if (relu) relu->run_forward_hook(y, y);
+                           return y;
+                         }});
+        i += relu ? 3 : 2;
+        continue;
+      }
+    }
+    if (auto bn = child_as<BatchNorm>(seq, i, limit)) {
+      if (auto relu = relu_at(i + 1)) {
+        seq.set_step(i, {2, [bn, relu](const Tensor& x) {
+                           Tensor y = bn->forward_fused(x, Tensor(), true);
+                           relu->run_forward_hook(y, y);
+                           return y;
+                         }});
+        i += 2;
+        continue;
+      }
+    }
+    if (auto res = child_as<Residual>(seq, i, limit)) {
+      if (auto relu = relu_at(i + 1)) {
+        seq.set_step(i, {2, [res, relu](const Tensor& x) {
+                           Tensor y = res->forward_relu(x, true);
+                           res->run_forward_hook(x, y);
+                           relu->run_forward_hook(y, y);
+                           return y;
+                         }});
+        i += 2;
+        continue;
+      }
+    }
+    ++i;
+  }
+}
+
+}  // namespace
+
+void fuse_model(Module& model) {
+  std::vector<Module*> all{&model};
+  for (auto& [name, m] : model.named_modules()) all.push_back(m.get());
+  // A residual body's last [Conv2d,] BatchNorm runs in the Residual (with the shortcut),
+  // so the body's own steps stop before it.
+  std::map<Sequential*, size_t> limits;
+  for (Module* m : all) {
+    auto* res = dynamic_cast<Residual*>(m);
+    if (!res || res->body().size() == 0) continue;
+    Sequential& body = res->body();
+    const size_t n = body.size();
+    auto* bn = dynamic_cast<BatchNorm*>(body.at(n - 1).get());
+    if (!bn) continue;
+    auto* conv = n >= 2 ? dynamic_cast<Conv2d*>(body.at(n - 2).get()) : nullptr;
+    res->fuse_tail(conv, bn);
+    limits[&body] = n - (conv ? 2 : 1);
+  }
+  for (Module* m : all)
+    if (auto* seq = dynamic_cast<Sequential*>(m)) fuse_sequential(*seq, limits.count(seq) ? limits[seq] : seq->size());
+}
+
+}  // namespace nf
