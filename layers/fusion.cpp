@@ -66,20 +66,18 @@ void fuse_model(Module& model) {
   for (auto& [name, m] : model.named_modules()) all.push_back(m.get());
   // A residual body's last [Conv2d,] BatchNorm runs in the Residual (with the shortcut),
   // so the body's own steps stop before it.
+  // (A body whose children are the residual's own, as in a BasicBlock, is not among
+  // the model's modules: it is added here.)
   std::map<Sequential*, size_t> limits;
+  for (Module* m : all)
+    if (auto* seq = dynamic_cast<Sequential*>(m)) limits[seq] = seq->size();
   for (Module* m : all) {
     auto* res = dynamic_cast<Residual*>(m);
-    if (!res || res->body().size() == 0) continue;
-    Sequential& body = res->body();
-    const size_t n = body.size();
-    auto* bn = dynamic_cast<BatchNorm*>(body.at(n - 1).get());
-    if (!bn) continue;
-    auto* conv = n >= 2 ? dynamic_cast<Conv2d*>(body.at(n - 2).get()) : nullptr;
-    res->fuse_tail(conv, bn);
-    limits[&body] = n - (conv ? 2 : 1);
+    if (!res) continue;
+    limits[&res->shortcut()] = res->shortcut().size();
+    limits[&res->body()] = res->body().size() - res->fuse_tail();
   }
-  for (Module* m : all)
-    if (auto* seq = dynamic_cast<Sequential*>(m)) fuse_sequential(*seq, limits.count(seq) ? limits[seq] : seq->size());
+  for (auto& [seq, limit] : limits) fuse_sequential(*seq, limit);
 }
 
 }  // namespace nf

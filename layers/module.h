@@ -109,6 +109,7 @@ class Sequential : public Module {
     std::function<Tensor(const Tensor&)> call;
   };
   void set_step(size_t first, Step step);
+  const std::map<size_t, Step>& steps() const { return steps_; }
 
  private:
   std::map<size_t, Step> steps_;

@@ -5,7 +5,6 @@
 
 #include "layers/fusion.h"
 #include "models/layer_registry.h"
-#include "models/preact_resnet.h"
 #include "models/resnet.h"
 
 namespace nf {
@@ -38,10 +37,7 @@ ModulePtr build_listed_model(const ModelSpec& spec) {
 }  // namespace
 
 ModulePtr build_model(const ModelSpec& spec) {
-  if (!spec.layers.empty()) {
-    NF_CHECK(spec.num_classes >= 1 && spec.in_channels >= 1, "model.num_classes and model.in_channels must be >= 1");
-    return build_listed_model(spec);
-  }
+  if (!spec.layers.empty()) return build_listed_model(spec);
   auto it = registry().find(spec.name);
   if (it == registry().end()) {
     std::string known;
@@ -50,7 +46,9 @@ ModulePtr build_model(const ModelSpec& spec) {
   }
   NF_CHECK(spec.num_classes >= 1, "model.num_classes must be >= 1, got " + std::to_string(spec.num_classes));
   NF_CHECK(spec.in_channels >= 1, "model.in_channels must be >= 1, got " + std::to_string(spec.in_channels));
-  return it->second(spec);
+  ModulePtr model = it->second(spec);
+  fuse_model(*model);
+  return model;
 }
 
 std::vector<std::string> model_names() {

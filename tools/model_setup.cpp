@@ -7,6 +7,7 @@
 #include "framework/autograd/autograd.h"
 #include "framework/core/random.h"
 #include "framework/io/checkpoint.h"
+#include "layers/linear.h"
 #include "layers/norm.h"
 #include "models/registry.h"
 #include "tools/glob.h"
@@ -21,6 +22,14 @@ std::vector<Norm*> running_stat_norms(const Module& model) {
   for (auto& [name, m] : model.named_modules())
     if (auto* n = dynamic_cast<Norm*>(m.get()); n && n->has_running_stats()) out.push_back(n);
   return out;
+}
+// "fc." for the built-in models, the last linear layer's name + "." for a listed one:
+// the parameters finetune.reset_head re-initializes.
+std::string head_prefix(const Module& model) {
+  std::string head = "fc";
+  for (auto& [name, m] : model.named_modules())
+    if (dynamic_cast<Linear*>(m.get())) head = name;
+  return head + ".";
 }
 }  // namespace
 
@@ -50,17 +59,17 @@ ModulePtr build_recipe_model(const Recipe& r, bool load_init) {
   ModulePtr model = build_model(r.model);
   if (load_init && r.init) {
     io::TensorDict w = io::load_model_weights(*r.init);
-    if (r.finetune.reset_head)
-      for (auto it = w.begin(); it != w.end();) it = it->first.rfind("fc.", 0) == 0 ? w.erase(it) : std::next(it);
+    const std::string head = head_prefix(*model);
+    auto in_head = [&](const std::string& name) { return r.finetune.reset_head && name.rfind(head, 0) == 0; };
+    for (auto it = w.begin(); it != w.end();) it = in_head(it->first) ? w.erase(it) : std::next(it);
     io::TensorDict own = model->state_dict();
     for (auto& [name, t] : own)
-      if (!w.count(name) && !(r.finetune.reset_head && name.rfind("fc.", 0) == 0))
-        throw Error(*r.init + ": model.init lacks '" + name + "'");
+      if (!w.count(name) && !in_head(name)) throw Error(*r.init + ": model.init lacks '" + name + "'");
     try {
       model->load_state_dict(w, !r.finetune.reset_head);
     } catch (const Error& e) {
       throw Error(*r.init + ": " + e.what() +
-                  (r.finetune.reset_head ? "" : " (set finetune.reset_head: true to re-initialize fc)"));
+                  (r.finetune.reset_head ? "" : " (set finetune.reset_head: true to re-initialize " + head + "*)"));
     }
   }
   for (auto& [name, p] : model->named_parameters())

@@ -99,8 +99,9 @@ Recipe parse_recipe(const std::string& file, const std::vector<std::string>& set
   r.model.bn.eps = bn.get_float("eps", 1e-5, 1e-12, 1.0);
   bn.finish();
   if (m.has("layers")) {  // the network as a list; the built-in models' keys do not apply
-    for (const char* key : {"name", "shortcut", "dropout", "block_dropout"})
-      if (m.has(key)) m.fail(key, std::string("belongs to the built-in models; with model.layers, write it as layers"));
+    if (m.has("name")) m.fail("name", "give model.name (a built-in model) or model.layers (your own), not both");
+    for (const char* key : {"shortcut", "dropout", "block_dropout"})
+      if (m.has(key)) m.fail(key, "belongs to the built-in models; with model.layers, write it into the list");
     r.model.name = "layers";
     r.model.layers = parse_layers(m, r.model);
   } else {

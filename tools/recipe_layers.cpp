@@ -73,15 +73,20 @@ class LayerReader {
       read_list(shortcut, what + ".shortcut", l.shortcut);
       if (l.body.empty()) a.fail("body", "the body must have at least one layer");
     } else {
+      // Unknown keys first (a misspelt required argument gets "did you mean"), then missing ones.
       const std::vector<ArgSpec> schema = *layer_arguments(l.type, spec_.bn);
-      for (const ArgSpec& s : schema) l.args[s.key] = read_arg(a, s, l.type);
-      a.finish();
+      const ArgSpec* missing = nullptr;
+      for (const ArgSpec& s : schema) {
+        if (!s.def && !s.nullable && !a.has(s.key)) missing = missing ? missing : &s;
+        else l.args[s.key] = read_arg(a, s);
+      }
+      a.finish(missing ? std::vector<std::string>{missing->key} : std::vector<std::string>{});
+      if (missing) a.fail(missing->key, "required (" + l.type + " needs " + missing->key + ")");
     }
     out.push_back(std::move(l));
   }
 
-  std::optional<double> read_arg(YamlSection& a, const ArgSpec& s, const std::string& type) const {
-    if (!s.def && !s.nullable && !a.has(s.key)) a.fail(s.key, "required (" + type + " needs " + s.key + ")");
+  std::optional<double> read_arg(YamlSection& a, const ArgSpec& s) const {
     if (s.key == "out" && a.peek_scalar("out") == std::optional<std::string>("classes")) {
       a.get_string("out", "");
       return static_cast<double>(spec_.num_classes);

@@ -228,14 +228,16 @@ YAML::Node YamlSection::list(const std::string& key) {
   return v;
 }
 
-void YamlSection::finish() const {
+void YamlSection::finish(const std::vector<std::string>& also_known) const {
+  std::vector<std::string> known(read_.begin(), read_.end());
+  known.insert(known.end(), also_known.begin(), also_known.end());
   for (const auto& kv : node_) {
     const std::string k = kv.first.Scalar();
     if (read_.count(k)) continue;
     std::string loc = origin_->overrides.count(key_path(k)) ? origin_->overrides.at(key_path(k))
                                                             : mark_str(origin_->file, kv.first.Mark());
     throw Error(loc + ": unknown key '" + key_path(k) + "'" +
-                did_you_mean(k, std::vector<std::string>(read_.begin(), read_.end()), key_path("")));
+                did_you_mean(k, known, key_path("")));
   }
 }
 

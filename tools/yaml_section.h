@@ -52,7 +52,8 @@ class YamlSection {
   std::vector<std::string> get_string_list(const std::string& key, const std::vector<std::string>& def);
   YamlSection section(const std::string& key);  // a nested map (created empty when missing)
   YAML::Node list(const std::string& key);      // a raw sequence (created empty when missing)
-  void finish() const;
+  // `also_known`: keys suggested in "did you mean" besides those read (missing required ones).
+  void finish(const std::vector<std::string>& also_known = {}) const;
   bool has(const std::string& key) const;  // present and not null (does not mark it read)
   // The key's scalar text, if it is a scalar (does not mark it read).
   std::optional<std::string> peek_scalar(const std::string& key) const;

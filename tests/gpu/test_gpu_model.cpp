@@ -4,7 +4,8 @@
 // with NCHW and NHWC batches, and is bitwise reproducible run to run on the GPU; its
 // eval-mode forward (folded conv+BN without autograd, BN eval with autograd) agrees too; the
 // smoke recipe trained on CUDA through the library (nf::train) leaves a checkpoint
-// that evaluates to the same top-1 (loss within 1e-4) on the CPU and on CUDA.
+// that evaluates to the same top-1 (loss within 1e-4) on the CPU and on CUDA; a listed
+// network's training step agrees with the CPU too.
 // The CIFAR-10 sample: $NF_CIFAR_SAMPLE (the folder holding cifar-10-batches-bin),
 // else the source tree's ../shared/data/cifar10-sample; the recipes: $NF_CONFIG_DIR,
 // else the source tree's configs/ (tools/gpu/check.sh points both into the bundle).
@@ -12,6 +13,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 
 #include "framework/ops/loss.h"
 #include "framework/optim/sgd.h"
@@ -19,6 +21,7 @@
 #include "models/registry.h"
 #include "tools/evaluation.h"
 #include "tools/factories.h"
+#include "tools/recipe.h"
 #include "tools/runtime.h"
 #include "tools/trainer.h"
 
@@ -129,6 +132,51 @@ TEST(GpuModel, ResNet20EvalForwardMatchesCpu) {
     }
     expect_close_model(tag + " with autograd logits", (*g)(x.contiguous(f).to(cuda())), (*c)(x));
   }
+}
+
+// A listed network (model.layers) with BN after ReLU, a projection residual, ghost BN,
+// GroupNorm, LayerNorm on images and features and BatchNorm1d: one training step on
+// CUDA agrees with the CPU (the fusion pass's steps run on both).
+TEST(GpuModel, ListedNetworkTrainingStepMatchesCpu) {
+  NF_REQUIRE_GPU();
+  const fs::path yaml = fs::temp_directory_path() / ("nf_gpu_listed_" + std::to_string(::getpid()) + ".yaml");
+  std::ofstream(yaml) << R"(model:
+  layers:
+    - {conv: {out: 16, kernel: 3, padding: 1, bias: false}}
+    - relu
+    - batch_norm
+    - residual:
+        body: [{conv: {out: 32, kernel: 3, stride: 2, padding: 1, bias: false}}, {batch_norm: {virtual_batch: 3}}, relu,
+               {conv: {out: 32, kernel: 3, padding: 1, bias: false}}, batch_norm]
+        shortcut: [{conv: {out: 32, kernel: 1, stride: 2, bias: false}}, batch_norm]
+    - relu
+    - {group_norm: {groups: 8}}
+    - layer_norm
+    - {max_pool: {kernel: 2}}
+    - global_avg_pool
+    - flatten
+    - {linear: {out: 32}}
+    - batch_norm
+    - relu
+    - layer_norm
+    - {linear: {out: classes}}
+)";
+  const ModelSpec spec = parse_recipe(yaml.string()).model;
+  fs::remove(yaml);
+  auto build = [&](Device d) {
+    manual_seed(0);
+    ModulePtr m = build_model(spec);
+    m->to(d);
+    return m;
+  };
+  const Tensor x = randn({8, 3, 32, 32}, 11), y = labels(8, 10, 12);
+  ModulePtr cpu_model = build(Device::cpu()), gpu_model = build(cuda());
+  const Step c = train_step(*cpu_model, x, y);
+  const Step g = train_step(*gpu_model, x.contiguous(MemoryFormat::ChannelsLast).to(cuda()), y.to(cuda()));
+  expect_close_model("listed logits", g.logits, c.logits);
+  for (auto& [name, t] : c.grads) expect_close_model("listed grad " + name, g.grads.at(name), t);
+  for (auto& [name, t] : c.after)
+    if (t.dtype() != DType::I64) expect_close_model("listed after step " + name, g.after.at(name), t);
 }
 
 TEST(GpuModel, ResNet20TrainingStepIsBitwiseReproducible) {
