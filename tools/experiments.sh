@@ -93,8 +93,8 @@ cpu=$(sed -nE 's/^model name\s*: *//p' /proc/cpuinfo | head -1)
   printf '%s' "$body"
   echo
   echo "Command: \`tools/experiments.sh\` (each row alone: \`build/normforge train configs/experiments/RECIPE\`)."
-  echo "Budgets: the CNN rows train 3 epochs at batch 128, the MLP rows 15 epochs; the tiny-batch rows"
-  echo "one epoch (the same 60,000 images) at every batch size, lr 0.05 x batch / 32. SGD, nesterov"
+  echo "Budgets: the CNN rows train 5 epochs at batch 128, the MLP rows 30 epochs; the tiny-batch rows"
+  echo "two epochs (the same 120,000 images) at every batch size, lr 0.05 x batch / 32. SGD, nesterov"
   echo "momentum 0.9, weight decay 5e-4, cosine schedule, no augmentation, seed 0."
   echo "One seed per row; the seed-to-seed spread was not measured, so small differences may be noise."
 } >"$OUT"
