@@ -1,10 +1,9 @@
-// dropout: forward and backward. CPU: plain loops (backends/cpu/dropout.h): the mask is a
-// tensor of x's shape holding s (kept) or 0 (dropped); forward is x * mask, backward
-// g * mask. Element i is kept iff u_i >= p, with u_i = (gen.next() >> 11) * 2^-53
-// uniform in [0, 1).
-// CUDA: one seed = gen.next() per call; u_i comes from a counter-based hash of (seed, i)
-// (backends/cuda/dropout), so the backward regenerates the mask from the seed
-// instead of keeping it. Both index elements in row-major order (x made contiguous).
+// dropout: forward and backward. One seed = gen.next() per call; element i of x's dense
+// storage (NCHW, NHWC or the CPU's blocked nChw16c, in memory order) is kept iff
+// u_i >= p, u_i = counter_uniform(seed, i) (framework/core/counter_random.h), and then
+// scaled by 1 / (1 - p); the backward regenerates the mask from the seed over the
+// gradient brought to x's layout. The CPU loop (backends/cpu/dropout) and the CUDA
+// kernel (backends/cuda/dropout) compute the same mask for the same seed and layout.
 #include "framework/ops/dropout.h"
 
 #include "framework/autograd/autograd.h"
@@ -16,47 +15,37 @@
 
 namespace nf::ops {
 
+namespace {
+
+// out = in * mask(seed) over in's dense storage.
+void apply(const Tensor& in, const Tensor& out, uint64_t seed, double p, float scale, const char* what) {
+  switch (in.device().type) {
+    case DeviceType::CPU: cpu::dropout_apply(in.data<float>(), out.data<float>(), in.numel(), seed, p, scale); break;
+    case DeviceType::CUDA: {
+      cuda::Scope scope(in.device());
+      cuda::dropout_apply(in.data<float>(), out.data<float>(), in.numel(), seed, p, scale);
+      break;
+    }
+    default: unsupported_device(what, in);
+  }
+}
+
+}  // namespace
+
 Tensor dropout(const Tensor& x_in, double p, bool training, Generator& gen) {
   NF_CHECK(p >= 0.0 && p <= 1.0, "dropout: probability must be in [0, 1], got " + std::to_string(p));
   if (!training || p == 0.0) return x_in;
   check_dtype("dropout", x_in, DType::F32);
-  Tensor x = x_in.contiguous();
+  const Tensor x = x_in.dense_or_blocked();
   const float scale = 1.f / static_cast<float>(1.0 - p);  // PyTorch's noise.div_(1 - p)
-  Tensor mask;        // CPU: s or 0 per element
-  uint64_t seed = 0;  // CUDA: the counter-based mask's seed
-  Tensor y;
-  switch (x.device().type) {
-    case DeviceType::CPU:
-      mask = Tensor::empty(x.shape(), x.dtype(), x.device());
-      cpu::dropout_mask(gen, p, scale, mask);
-      y = Tensor::empty(x.shape(), x.dtype(), x.device());
-      cpu::dropout_apply(x, mask, y);
-      break;
-    case DeviceType::CUDA: {
-      seed = gen.next();
-      y = Tensor::empty(x.shape(), x.dtype(), x.device());
-      cuda::Scope scope(x.device());
-      cuda::dropout_apply(x.data<float>(), y.data<float>(), x.numel(), seed, p, scale);
-      break;
-    }
-    default: unsupported_device("dropout", x);
-  }
-  return record(y, "dropout", {x_in}, [mask, seed, p, scale](const Tensor& g_in) {
-    Tensor g = g_in.contiguous();
-    Tensor dx;
-    switch (g.device().type) {
-      case DeviceType::CPU:
-        dx = Tensor::empty(g.shape(), g.dtype(), g.device());
-        cpu::dropout_apply(g, mask, dx);
-        break;
-      case DeviceType::CUDA: {
-        dx = Tensor::empty(g.shape(), g.dtype(), g.device());
-        cuda::Scope scope(g.device());
-        cuda::dropout_apply(g.data<float>(), dx.data<float>(), g.numel(), seed, p, scale);
-        break;
-      }
-      default: unsupported_device("dropout backward", g);
-    }
+  const uint64_t seed = gen.next();
+  Tensor y = Tensor::empty_like(x);
+  apply(x, y, seed, p, scale, "dropout");
+  const MemoryFormat format = x.memory_format();
+  return record(y, "dropout", {x_in}, [format, seed, p, scale](const Tensor& g_in) {
+    const Tensor g = g_in.contiguous(format);
+    Tensor dx = Tensor::empty_like(g);
+    apply(g, dx, seed, p, scale, "dropout backward");
     return std::vector<Tensor>{dx};
   });
 }

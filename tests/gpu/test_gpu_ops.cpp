@@ -3,7 +3,7 @@
 // and a non-uniform 5x5 -> 3x3), linear, cross_entropy (label smoothing 0 and 0.1),
 // shortcut_pad, sum_except_dim1, reshape/flatten, topk_correct (with ties); and the
 // CUDA dropout on its own terms (same seed same mask, kept fraction, exact scaling,
-// backward = g * mask).
+// backward = g * mask) and the same mask as the CPU's for one seed.
 #include <cmath>
 
 #include "framework/ops/dropout.h"
@@ -184,4 +184,16 @@ TEST(GpuDropout, SameSeedSameMaskFractionScalingAndBackward) {
   const Tensor x = xc.to(cuda());
   EXPECT_NE(ops::dropout(x, 0.5, true, c).to_vector(), ops::dropout(x, 0.5, true, d).to_vector())
       << "different seeds gave the same mask";
+}
+
+// The CPU loop and the CUDA kernel draw the same counter-based mask for one seed and
+// layout, so a dropout network's step can be compared across devices.
+TEST(GpuDropout, CpuAndCudaDrawTheSameMask) {
+  NF_REQUIRE_GPU();
+  const Tensor x = randn({4, 8, 6, 5}, 82);
+  for (double p : {0.2, 0.5}) {
+    Generator a(7), b(7);
+    expect_bitwise("dropout cpu vs cuda p=" + std::to_string(p), ops::dropout(x.to(cuda()), p, true, a).to(Device::cpu()),
+                   ops::dropout(x, p, true, b));
+  }
 }

@@ -1,25 +1,18 @@
-// The dropout mask as a counter-based random number per element: u_i is the (i+1)-th
-// output of the SplitMix64 sequence seeded with `seed`, h = mix(seed + (i+1) * golden),
-// u_i = (h >> 11) * 2^-53 (53 random bits, uniform in [0, 1), as the CPU path). Element i
-// is kept iff u_i >= p, and then becomes in[i] * scale; otherwise in[i] * 0.
+// The dropout mask as a counter-based random number per element, u_i = counter_uniform(seed, i)
+// (framework/core/counter_random.h, the CPU loop's function). Element i is kept iff
+// u_i >= p, and then becomes in[i] * scale; otherwise in[i] * 0.
 #include "framework/backends/cuda/context.h"
 #include "framework/backends/cuda/dropout.h"
+#include "framework/core/counter_random.h"
 
 namespace nf::cuda {
 
 namespace {
 
-__device__ uint64_t splitmix64(uint64_t seed, uint64_t i) {
-  uint64_t z = seed + (i + 1) * 0x9E3779B97F4A7C15ull;
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
 __global__ void dropout_kernel(const float* __restrict__ in, float* __restrict__ out, int64_t n, uint64_t seed,
                                double p, float scale) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
-    const double u = double(splitmix64(seed, uint64_t(i)) >> 11) * 0x1p-53;
+    const double u = counter_uniform(seed, uint64_t(i));
     out[i] = in[i] * (u >= p ? scale : 0.f);
   }
 }
