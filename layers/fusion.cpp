@@ -64,10 +64,10 @@ void fuse_sequential(Sequential& seq, size_t limit) {
 void fuse_model(Module& model) {
   std::vector<Module*> all{&model};
   for (auto& [name, m] : model.named_modules()) all.push_back(m.get());
-  // A residual body's last [Conv2d,] BatchNorm runs in the Residual (with the shortcut),
-  // so the body's own steps stop before it.
-  // (A body whose children are the residual's own, as in a BasicBlock, is not among
-  // the model's modules: it is added here.)
+  // Every Sequential with how many of its children may form steps: all, except in a
+  // residual body whose last [Conv2d,] BatchNorm the Residual runs with the shortcut.
+  // (A body whose children are registered inline, as in a BasicBlock, is not among the
+  // model's modules: it is added here through its Residual.)
   std::map<Sequential*, size_t> limits;
   for (Module* m : all)
     if (auto* seq = dynamic_cast<Sequential*>(m)) limits[seq] = seq->size();
