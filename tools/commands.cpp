@@ -6,10 +6,12 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "data/image.h"
 #include "framework/autograd/autograd.h"
+#include "framework/io/checkpoint.h"
 #include "tools/evaluation.h"
 #include "tools/factories.h"
 #include "tools/model_setup.h"
@@ -33,6 +35,24 @@ void run_eval(const Recipe& r, const std::string& checkpoint, const std::string&
     std::printf("%s on %s/%s: loss %.4f top1 %.2f%% top5 %.2f%% (%lld images)\n", checkpoint.c_str(),
                 r.data.dataset.c_str(), split.c_str(), e.loss, 100 * e.top1, 100 * e.top5, (long long)e.samples);
   }
+}
+
+void run_recalibrate_bn(const Recipe& r, const std::string& checkpoint, int64_t batches, const std::string& out) {
+  NF_CHECK(!std::filesystem::exists(out), out + ": already exists (recalibrate-bn writes a new checkpoint folder)");
+  configure_runtime(r);
+  ModulePtr model = build_recipe_model(r, false);
+  load_weights(*model, checkpoint);
+  auto loader = make_loader(r, "train", true);
+  recalibrate_bn(*model, *loader, batches > 0 ? batches : loader->batches_per_epoch(), recipe_placement(r));
+  io::Checkpoint c;
+  if (std::filesystem::is_directory(checkpoint)) c = io::load_checkpoint(checkpoint);
+  c.model.clear();
+  for (auto& [name, t] : model->state_dict()) c.model[name] = t.to(Device::cpu());
+  c.config_yaml = dump_recipe(r);
+  io::save_checkpoint(out, c);
+  std::printf("%s: BatchNorm statistics recalibrated over %lld batches of %s\n", out.c_str(),
+              (long long)(batches > 0 ? std::min(batches, loader->batches_per_epoch()) : loader->batches_per_epoch()),
+              r.data.root.c_str());
 }
 
 void run_predict(const Recipe& r, const std::string& checkpoint, const std::vector<std::string>& images,

@@ -10,6 +10,12 @@ namespace nf {
 void run_eval(const Recipe& r, const std::string& checkpoint, const std::string& split, bool json);
 void run_predict(const Recipe& r, const std::string& checkpoint, const std::vector<std::string>& images, int64_t topk);
 void run_summary(const Recipe& r);
+// Recomputes every BatchNorm's running statistics over `batches` batches of the
+// recipe's training data (0: one epoch; cumulative average, weights fixed, the recipe's
+// augmentation: torch.optim.swa_utils.update_bn) and writes a checkpoint folder `out`
+// (which must not exist): the new model.safetensors, the source's trainer state when it
+// is a checkpoint folder, the recipe as config.yaml.
+void run_recalibrate_bn(const Recipe& r, const std::string& checkpoint, int64_t batches, const std::string& out);
 
 // [C, H, W] the recipe's model takes (from the dataset kind and model.in_channels).
 Shape recipe_input_shape(const Recipe& r);

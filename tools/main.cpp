@@ -52,6 +52,16 @@ int main(int argc, char** argv) {
   summary_cmd->add_option("config", config, "recipe (YAML)")->required();
   summary_cmd->add_option("--set", sets, "override a recipe key: key.path=value (repeatable)");
 
+  std::string out;
+  int64_t batches = 0;
+  auto* recal_cmd = app.add_subcommand("recalibrate-bn", "recompute BatchNorm running statistics on the recipe's training data");
+  recal_cmd->add_option("config", config, "recipe (YAML)")->required();
+  recal_cmd->add_option("--checkpoint", checkpoint, "checkpoint folder or model.safetensors")->required();
+  recal_cmd->add_option("--batches", batches, "training batches to average over (default: one epoch)")
+      ->check(CLI::PositiveNumber);
+  recal_cmd->add_option("-o,--out", out, "the new checkpoint folder (must not exist)")->required();
+  recal_cmd->add_option("--set", sets, "override a recipe key: key.path=value (repeatable)");
+
   BenchOptions bench;
   auto* bench_cmd = app.add_subcommand("bench", "training and evaluation throughput on synthetic data");
   bench_cmd->add_option("config", config, "recipe (YAML)")->required();
@@ -82,6 +92,8 @@ int main(int argc, char** argv) {
       run_predict(parse_recipe(config, sets), checkpoint, images, topk);
     } else if (*summary_cmd) {
       run_summary(parse_recipe(config, sets));
+    } else if (*recal_cmd) {
+      run_recalibrate_bn(parse_recipe(config, sets), checkpoint, batches, out);
     } else if (*bench_cmd) {
       run_bench(parse_recipe(config, sets), bench);
     }
