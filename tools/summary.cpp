@@ -1,5 +1,6 @@
 #include "tools/summary.h"
 
+#include <algorithm>
 #include <map>
 #include <sstream>
 
@@ -11,7 +12,8 @@ namespace nf {
 
 std::vector<LayerInfo> summarize(Module& model, const Shape& input_chw) {
   std::map<const Module*, std::string> names;
-  for (auto& [n, m] : model.named_modules()) names[m.get()] = n;
+  std::map<std::string, size_t> order;  // definition order (fused steps run a residual's shortcut mid-body)
+  for (auto& [n, m] : model.named_modules()) names[m.get()] = n, order.emplace(n, order.size());
   std::vector<LayerInfo> out;
   Shape in = input_chw;
   in.insert(in.begin(), 1);
@@ -35,6 +37,8 @@ std::vector<LayerInfo> summarize(Module& model, const Shape& input_chw) {
     model(Tensor::zeros(in, DType::F32, params.empty() ? Device::cpu() : params.front().device()));
     if (was_training) model.train();
   }
+  std::stable_sort(out.begin(), out.end(),
+                   [&](const LayerInfo& a, const LayerInfo& b) { return order[a.name] < order[b.name]; });
   return out;
 }
 

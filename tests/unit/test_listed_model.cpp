@@ -12,6 +12,7 @@
 #include "models/registry.h"
 #include "test_util.h"
 #include "tools/recipe.h"
+#include "tools/summary.h"
 
 using namespace nf;
 using namespace nf::test;
@@ -131,4 +132,17 @@ TEST(ListedModel, FusedTrainingStepMatchesUnfused) {
   const auto pf = fused->named_parameters(), pp = plain->named_parameters();
   ASSERT_EQ(pf.size(), pp.size());
   for (size_t i = 0; i < pf.size(); ++i) expect_close("grad " + pf[i].first, pf[i].second.grad(), pp[i].second.grad(), 1e-4, 1e-6);
+}
+
+// summary lists every leaf layer once, in definition order, although the fused steps run a
+// residual's shortcut before the body's last conv + BN.
+TEST(ListedModel, SummaryListsLayersInDefinitionOrder) {
+  TempDir dir;
+  const ModelSpec spec = listed_spec(dir);
+  ModulePtr m = build_model(spec);
+  std::vector<std::string> leaves, listed;
+  for (auto& [name, mod] : m->named_modules())
+    if (mod->children().empty() && mod->type_name() != "Sequential") leaves.push_back(name);  // not an identity shortcut
+  for (const LayerInfo& l : summarize(*m, {spec.in_channels, spec.input_size, spec.input_size})) listed.push_back(l.name);
+  EXPECT_EQ(listed, leaves);
 }
