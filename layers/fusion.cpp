@@ -20,8 +20,7 @@ void fuse_sequential(Sequential& seq, size_t limit) {
   for (size_t i = 0; i < limit;) {
     auto relu_at = [&](size_t j) { return child_as<ReLU>(seq, j, limit); };
     if (auto conv = child_as<Conv2d>(seq, i, limit)) {
-      auto bn = std::dynamic_pointer_cast<BatchNorm2d>(i + 1 < limit ? seq.at(i + 1) : nullptr);
-      if (bn) {
+      if (auto bn = child_as<BatchNorm2d>(seq, i + 1, limit)) {
         auto relu = relu_at(i + 2);
         seq.set_step(i, {relu ? 3u : 2u, [conv, bn, relu](const Tensor& x) {
                            Tensor y = conv_bn(*conv, *bn, x, Tensor(), relu != nullptr);

@@ -5,7 +5,7 @@
 namespace nf {
 
 GroupNorm::GroupNorm(int64_t groups, int64_t num_channels, double eps, bool affine)
-    : Norm("GroupNorm", num_channels, eps, affine), groups_(groups), eps_(eps), affine_(affine) {
+    : Norm("GroupNorm", num_channels, eps, affine), groups_(groups), eps_(eps) {
   NF_CHECK(groups >= 1 && num_channels % groups == 0, "GroupNorm: " + std::to_string(groups) +
                                                           " groups do not divide " + std::to_string(num_channels) +
                                                           " channels");
@@ -15,7 +15,7 @@ Tensor GroupNorm::forward(const Tensor& x) { return ops::group_norm(x, groups_, 
 
 std::string GroupNorm::extra_repr() const {
   return std::to_string(groups_) + ", " + std::to_string(num_features_) + ", eps=" + py_float(eps_) +
-         ", affine=" + py_bool(affine_);
+         ", affine=" + py_bool(weight_.defined());
 }
 
 LayerNorm::LayerNorm(int64_t features, double eps) : Norm("LayerNorm", features, eps, true), eps_(eps) {}

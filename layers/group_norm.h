@@ -21,7 +21,6 @@ class GroupNorm : public Norm {
  private:
   int64_t groups_;
   double eps_;
-  bool affine_;
 };
 
 class LayerNorm : public Norm {

@@ -21,9 +21,7 @@ const std::map<std::string, std::function<ModulePtr(const ModelSpec&)>>& registr
   };
   return r;
 }
-}  // namespace
 
-namespace {
 // model.layers: the list as an nn.Sequential, checked to end in [N, num_classes], fused.
 ModulePtr build_listed_model(const ModelSpec& spec) {
   Shape out{spec.in_channels, spec.input_size, spec.input_size};

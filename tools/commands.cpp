@@ -43,15 +43,15 @@ void run_recalibrate_bn(const Recipe& r, const std::string& checkpoint, int64_t 
   ModulePtr model = build_recipe_model(r, false);
   load_weights(*model, checkpoint);
   auto loader = make_loader(r, "train", true);
-  recalibrate_bn(*model, *loader, batches > 0 ? batches : loader->batches_per_epoch(), recipe_placement(r));
+  const int64_t done =
+      recalibrate_bn(*model, *loader, batches > 0 ? batches : loader->batches_per_epoch(), recipe_placement(r));
   io::Checkpoint c;
   if (std::filesystem::is_directory(checkpoint)) c = io::load_checkpoint(checkpoint);
   c.model.clear();
   for (auto& [name, t] : model->state_dict()) c.model[name] = t.to(Device::cpu());
   c.config_yaml = dump_recipe(r);
   io::save_checkpoint(out, c);
-  std::printf("%s: BatchNorm statistics recalibrated over %lld batches of %s\n", out.c_str(),
-              (long long)(batches > 0 ? std::min(batches, loader->batches_per_epoch()) : loader->batches_per_epoch()),
+  std::printf("%s: BatchNorm statistics recalibrated over %lld batches of %s\n", out.c_str(), (long long)done,
               r.data.root.c_str());
 }
 

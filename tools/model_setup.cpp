@@ -90,7 +90,7 @@ void set_training_mode(Module& model, BnMode bn_mode) {
   for (Norm* bn : running_stat_norms(model)) bn->eval();
 }
 
-void recalibrate_bn(Module& model, data::DataLoader& loader, int64_t batches, const Placement& where) {
+int64_t recalibrate_bn(Module& model, data::DataLoader& loader, int64_t batches, const Placement& where) {
   const std::vector<Norm*> bns = running_stat_norms(model);
   for (Norm* bn : bns) bn->start_recalibration();
   model.train();
@@ -101,6 +101,7 @@ void recalibrate_bn(Module& model, data::DataLoader& loader, int64_t batches, co
   while (done < batches && loader.next(b)) model.forward(place(b.images, where)), ++done;
   for (Norm* bn : bns) bn->end_recalibration();
   spdlog::info("recalibrated BatchNorm statistics over {} batches", done);
+  return done;
 }
 
 }  // namespace nf

@@ -43,6 +43,7 @@ void set_training_mode(Module& model, BnMode bn_mode);
 // Recomputes BN running statistics over `batches` batches of the loader with weights
 // fixed (cumulative average, as a momentum of None does in PyTorch); leaves the model
 // in train mode. Batches go where `where` says (the model must already be there).
-void recalibrate_bn(Module& model, data::DataLoader& loader, int64_t batches, const Placement& where);
+// Returns how many batches it used (fewer than asked when the loader runs out).
+int64_t recalibrate_bn(Module& model, data::DataLoader& loader, int64_t batches, const Placement& where);
 
 }  // namespace nf

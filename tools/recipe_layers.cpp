@@ -9,8 +9,7 @@ namespace {
 
 class LayerReader {
  public:
-  LayerReader(const ModelSpec& spec, std::shared_ptr<const RecipeOrigin> origin)
-      : spec_(spec), origin_(std::move(origin)) {}
+  LayerReader(const ModelSpec& spec, const YamlSection& model) : spec_(spec), model_(model) {}
 
   // Appends the entries of `list` (a YAML sequence at `path`) to `out`.
   void read_list(const YAML::Node& list, const std::string& path, std::vector<LayerSpec>& out) const {
@@ -19,7 +18,7 @@ class LayerReader {
 
  private:
   [[noreturn]] void fail(const YAML::Node& n, const std::string& what, const std::string& problem) const {
-    throw Error(yaml_location(origin_->file, n) + ": " + what + ": " + problem);
+    model_.fail_at(n, what, problem);
   }
 
   void read_entry(const YAML::Node& item, const std::string& path, std::vector<LayerSpec>& out) const {
@@ -54,8 +53,8 @@ class LayerReader {
     const std::string what = path + "." + l.type;
     if (args.IsDefined() && !args.IsNull() && !args.IsMap())
       fail(args, what, "arguments must be a map such as {p: 0.5}");
-    l.where = yaml_location(origin_->file, item) + ": " + path + " (" + l.type + ")";
-    YamlSection a(args, what, origin_);
+    l.where = yaml_location(model_.origin()->file, item) + ": " + path + " (" + l.type + ")";
+    YamlSection a(args, what, model_.origin());
     if (l.type == "repeat") {
       if (!l.name.empty()) fail(item, path, "a repeat has no name of its own (name its layers)");
       if (!a.has("times")) a.fail("times", "required: how many times to write out `layers`");
@@ -109,7 +108,7 @@ class LayerReader {
   }
 
   const ModelSpec& spec_;
-  std::shared_ptr<const RecipeOrigin> origin_;
+  const YamlSection& model_;  // the model section: file and overrides, fail_at
 };
 
 }  // namespace
@@ -117,7 +116,7 @@ class LayerReader {
 std::vector<LayerSpec> parse_layers(YamlSection& model, const ModelSpec& spec) {
   std::vector<LayerSpec> out;
   YAML::Node list = model.list("layers");
-  LayerReader(spec, model.origin()).read_list(list, model.key_path("layers"), out);
+  LayerReader(spec, model).read_list(list, model.key_path("layers"), out);
   if (out.empty()) model.fail("layers", "the list has no layers");
   return out;
 }

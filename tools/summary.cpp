@@ -1,6 +1,5 @@
 #include "tools/summary.h"
 
-#include <algorithm>
 #include <map>
 #include <sstream>
 
@@ -11,16 +10,16 @@
 namespace nf {
 
 std::vector<LayerInfo> summarize(Module& model, const Shape& input_chw) {
-  std::map<const Module*, std::string> names;
-  std::map<std::string, size_t> order;  // definition order (fused steps run a residual's shortcut mid-body)
-  for (auto& [n, m] : model.named_modules()) names[m.get()] = n, order.emplace(n, order.size());
-  std::vector<LayerInfo> out;
+  const Named<ModulePtr> modules = model.named_modules();
+  std::map<const Module*, size_t> index;  // definition order (fused steps run a residual's shortcut mid-body)
+  for (size_t i = 0; i < modules.size(); ++i) index[modules[i].second.get()] = i;
+  std::map<size_t, LayerInfo> seen;
   Shape in = input_chw;
   in.insert(in.begin(), 1);
   {
     ForwardHookGuard hook([&](const Module& m, const Tensor& x, const Tensor& y) {
-      if (!m.children().empty() || !names.count(&m)) return;
-      LayerInfo li{names[&m], m.type_name(), y.shape(), 0, 0};
+      if (!m.children().empty() || !index.count(&m)) return;
+      LayerInfo li{modules[index[&m]].first, m.type_name(), y.shape(), 0, 0};
       for (auto& [n, p] : m.named_parameters()) li.params += p.numel();
       if (dynamic_cast<const Conv2d*>(&m)) {
         const Shape w = m.named_parameters().front().second.shape();  // weight [O, C/g, KH, KW]
@@ -28,7 +27,7 @@ std::vector<LayerInfo> summarize(Module& model, const Shape& input_chw) {
       } else if (dynamic_cast<const Linear*>(&m)) {
         li.macs = x.size(-1) * y.size(-1);
       }
-      out.push_back(li);
+      seen[index[&m]] = li;
     });
     NoGradGuard no_grad;
     const bool was_training = model.is_training();
@@ -37,8 +36,8 @@ std::vector<LayerInfo> summarize(Module& model, const Shape& input_chw) {
     model(Tensor::zeros(in, DType::F32, params.empty() ? Device::cpu() : params.front().device()));
     if (was_training) model.train();
   }
-  std::stable_sort(out.begin(), out.end(),
-                   [&](const LayerInfo& a, const LayerInfo& b) { return order[a.name] < order[b.name]; });
+  std::vector<LayerInfo> out;
+  for (auto& [i, li] : seen) out.push_back(li);
   return out;
 }
 
