@@ -24,7 +24,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "tools" / "bench"))
 import nfref  # noqa: E402
+from torch_models import sequential  # noqa: E402
 
 DATA = pathlib.Path("/usr/share/datasets/fashion-mnist")
 NUM_CLASSES = 10
@@ -104,62 +106,15 @@ NETWORKS = {
 }
 
 
-class Residual(nn.Module):
-    def __init__(self, body, shortcut):
-        super().__init__()
-        self.body = body
-        self.shortcut = shortcut
-
-    def forward(self, x):
-        return self.body(x) + self.shortcut(x)
+def as_entries(layers):
+    """The layer list in the form YAML loads it ("relu", {"conv": {...}}), for torch_models.sequential."""
+    return [l if isinstance(l, str) else
+            {l[0]: {k: as_entries(v) if k in ("body", "shortcut") else v for k, v in l[1].items()}} for l in layers]
 
 
 def build(layers, shape):
-    """nn.Sequential for a layer list; shape: the input's shape without the batch. Returns
-    (module, output shape)."""
-    mods = []
-    for layer in layers:
-        name, a = (layer, {}) if isinstance(layer, str) else layer
-        out = a.get("out")
-        out = NUM_CLASSES if out == "classes" else out
-        if name == "conv":
-            c, h, w = shape
-            k, s, p, d, g = a["kernel"], a.get("stride", 1), a.get("padding", 0), a.get("dilation", 1), a.get("groups", 1)
-            m = nn.Conv2d(c, out, k, s, p, d, g, a.get("bias", True))
-            shape = (out, (h + 2 * p - d * (k - 1) - 1) // s + 1, (w + 2 * p - d * (k - 1) - 1) // s + 1)
-        elif name == "linear":
-            assert len(shape) == 1, shape
-            m = nn.Linear(shape[0], out, a.get("bias", True))
-            shape = (out,)
-        elif name == "batch_norm":
-            bn = nn.BatchNorm2d if len(shape) == 3 else nn.BatchNorm1d
-            m = bn(shape[0], eps=a.get("eps", 1e-5), momentum=a.get("momentum", 0.1), affine=a.get("affine", True),
-                   track_running_stats=a.get("track_running_stats", True))
-        elif name == "relu":
-            m = nn.ReLU()
-        elif name == "dropout":
-            m = nn.Dropout(a["p"])
-        elif name in ("max_pool", "avg_pool"):
-            k = a["kernel"]
-            s, p = a.get("stride", k), a.get("padding", 0)
-            m = (nn.MaxPool2d if name == "max_pool" else nn.AvgPool2d)(k, s, p)
-            c, h, w = shape
-            shape = (c, (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1)
-        elif name == "global_avg_pool":
-            m = nn.AdaptiveAvgPool2d(1)
-            shape = (shape[0], 1, 1)
-        elif name == "flatten":
-            m = nn.Flatten()
-            shape = (int(np.prod(shape)),)
-        elif name == "residual":
-            body, s_body = build(a["body"], shape)
-            short, s_short = build(a.get("shortcut", []), shape)
-            assert s_body == s_short, (s_body, s_short)
-            m, shape = Residual(body, short), s_body
-        else:
-            raise ValueError(name)
-        mods.append(m)
-    return nn.Sequential(*mods), shape
+    """(nn.Sequential, output shape) for a layer list; shape: the input's without the batch."""
+    return sequential(as_entries(layers), shape, NUM_CLASSES)
 
 
 def yaml_layers(layers, indent):

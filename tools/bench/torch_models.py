@@ -1,10 +1,12 @@
-"""The networks normforge builds (models/resnet.cpp), in PyTorch, and the recipe's optimizer,
+"""The networks normforge builds (models/resnet.cpp, and a recipe's model.layers), in PyTorch,
+and the recipe's optimizer,
 shared by tools/bench/pytorch_bench.py (CPU) and tools/gpu/pytorch_gpu_bench.py (GPU):
 the CIFAR 6n+2 ResNets (widths 16/32/64) and the ResNet-18/34 CIFAR variant (3x3
 stride-1 stem, no max-pool, widths 64..512); shortcut "pad" = option A, "projection" =
 1x1 conv + BN; dropout before the classifier.
 """
 import sys
+from collections import OrderedDict
 
 import torch
 import torch.nn as nn
@@ -79,6 +81,81 @@ def build_model(name, num_classes, m):
         sys.exit(f"torch_models: unsupported model {name}")
     n = (depth - 2) // 6
     return ResNet(16, [16, 32, 64], [n, n, n], num_classes, shortcut, bn, dropout)
+
+
+class Residual(nn.Module):
+    """A listed network's residual: forward = body(x) + shortcut(x) (an empty shortcut is x)."""
+    def __init__(self, body, shortcut):
+        super().__init__()
+        self.body = body
+        self.shortcut = shortcut
+
+    def forward(self, x):
+        return self.body(x) + self.shortcut(x)
+
+
+def sequential(layers, shape, num_classes, bn=None):
+    """A recipe's model.layers (as YAML loads them: "relu", {"conv": {...}}, optional `name:`)
+    as the nn.Sequential normforge builds (models/layer_registry.cpp), with its names; shape:
+    the input's without the batch; bn: model.bn's defaults. Returns (module, output shape).
+    Not here: repeat and ghost BatchNorm (virtual_batch), which PyTorch has no layer for."""
+    bn = bn or {}
+    mods = OrderedDict()
+    for i, entry in enumerate(layers):
+        if isinstance(entry, str):
+            kind, a, name = entry, {}, str(i)
+        else:
+            name = str(entry.get("name", i))
+            (kind, a), = [(k, v or {}) for k, v in entry.items() if k != "name"]
+        out = a.get("out")
+        out = num_classes if out == "classes" else out
+        if kind == "conv":
+            c, h, w = shape
+            k, s, p, d, g = a["kernel"], a.get("stride", 1), a.get("padding", 0), a.get("dilation", 1), a.get("groups", 1)
+            m = nn.Conv2d(c, out, k, s, p, d, g, a.get("bias", True))
+            shape = (out, (h + 2 * p - d * (k - 1) - 1) // s + 1, (w + 2 * p - d * (k - 1) - 1) // s + 1)
+        elif kind == "linear":
+            m = nn.Linear(shape[0], out, a.get("bias", True))
+            shape = (out,)
+        elif kind == "batch_norm":
+            if a.get("virtual_batch") is not None:
+                sys.exit("torch_models: ghost BatchNorm (virtual_batch) has no PyTorch layer")
+            m = (nn.BatchNorm2d if len(shape) == 3 else nn.BatchNorm1d)(
+                shape[0], eps=a.get("eps", bn.get("eps", 1e-5)), momentum=a.get("momentum", bn.get("momentum", 0.1)),
+                affine=a.get("affine", True), track_running_stats=a.get("track_running_stats", True))
+        elif kind == "group_norm":
+            m = nn.GroupNorm(a["groups"], shape[0], eps=a.get("eps", 1e-5), affine=a.get("affine", True))
+        elif kind == "layer_norm":
+            m = nn.GroupNorm(1, shape[0], eps=a.get("eps", 1e-5)) if len(shape) == 3 else nn.LayerNorm(shape[0], eps=a.get("eps", 1e-5))
+        elif kind == "relu":
+            m = nn.ReLU()
+        elif kind == "dropout":
+            m = nn.Dropout(a.get("p", 0.5))
+        elif kind in ("max_pool", "avg_pool"):
+            k = a["kernel"]
+            s = a.get("stride") or k
+            p = a.get("padding", 0)
+            m = (nn.MaxPool2d if kind == "max_pool" else nn.AvgPool2d)(k, s, p)
+            c, h, w = shape
+            shape = (c, (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1)
+        elif kind == "global_avg_pool":
+            m = nn.AdaptiveAvgPool2d(1)
+            shape = (shape[0], 1, 1)
+        elif kind == "flatten":
+            m = nn.Flatten()
+            n = 1
+            for dim in shape:
+                n *= dim
+            shape = (n,)
+        elif kind == "residual":
+            body, s_body = sequential(a["body"], shape, num_classes, bn)
+            short, s_short = sequential(a.get("shortcut") or [], shape, num_classes, bn)
+            assert s_body == s_short, (s_body, s_short)
+            m, shape = Residual(body, short), s_body
+        else:
+            sys.exit(f"torch_models: layer '{kind}' is not supported here")
+        mods[name] = m
+    return nn.Sequential(mods), shape
 
 
 def build_optimizer(params, o):
