@@ -9,6 +9,9 @@
 #
 # usage: tools/bench/compare_pytorch.sh [--rounds R] [--iters N] [--threads T] [--batch B]
 #          [--models "resnet20 resnet56 resnet18"] [--normforge PATH] [--json FILE]
+# A --models entry is a ResNet name (configs/NAME_cifar10.yaml) or the path of a recipe
+# with model.layers (e.g. configs/experiments/dropout_before_bn.yaml), reported by its
+# file name.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -37,7 +40,10 @@ for v in "$ROUNDS" "$ITERS" "$THREADS" "$BATCH"; do
 done
 [ -x "$NF" ] || die "normforge binary not found or not executable: $NF"
 NF=$(realpath "$NF")
-for m in $MODELS; do [ -f "$REPO/configs/${m}_cifar10.yaml" ] || die "no recipe configs/${m}_cifar10.yaml"; done
+# recipe M: the recipe of a --models entry; key M: its name in the report.
+recipe() { case "$1" in *.yaml) echo "$1" ;; *) echo "configs/${1}_cifar10.yaml" ;; esac; }
+key() { basename "$1" .yaml; }
+for m in $MODELS; do [ -f "$REPO/$(recipe "$m")" ] || die "no recipe $(recipe "$m")"; done
 "$PY" -c "import torch, yaml" 2>/dev/null || die "$PY cannot import torch and yaml (apt install python3-torch python3-yaml)"
 
 TMP=$(mktemp -d)
@@ -75,21 +81,25 @@ run() {
   echo "  $name: $(grep -v '^{' "$out" | grep -E 'train:|eval:|^pytorch' | tr -s ' ' | paste -sd ' ')" >&2
 }
 
+KEYS=""
 for m in $MODELS; do
+  k=$(key "$m") cfg=$(recipe "$m")
+  KEYS="$KEYS $k"
+  model_arg=(); case "$m" in *.yaml) ;; *) model_arg=(--model "$m") ;; esac
   for r in $(seq 1 "$ROUNDS"); do
-    echo "$m round $r/$ROUNDS" >&2
-    run "normforge $m round $r" "$TMP/$m.$r.normforge.out" -- \
-      "$NF" bench "configs/${m}_cifar10.yaml" --batch "$BATCH" --iters "$ITERS" --threads "$THREADS" --json
+    echo "$k round $r/$ROUNDS" >&2
+    run "normforge $k round $r" "$TMP/$k.$r.normforge.out" -- \
+      "$NF" bench "$cfg" --batch "$BATCH" --iters "$ITERS" --threads "$THREADS" --json
     for layout in nchw channels_last; do
-      run "pytorch $m $layout round $r" "$TMP/$m.$r.$layout.out" -- \
-        "$PY" "$HERE/pytorch_bench.py" --model "$m" --batch "$BATCH" --iters "$ITERS" \
+      run "pytorch $k $layout round $r" "$TMP/$k.$r.$layout.out" -- \
+        "$PY" "$HERE/pytorch_bench.py" "${model_arg[@]}" --config "$cfg" --batch "$BATCH" --iters "$ITERS" \
         --threads "$THREADS" --layout "$layout" --num-classes 10 --json
     done
   done
 done
 echo >&2
 
-"$PY" - "$TMP" "$ROUNDS" "$ITERS" "$THREADS" "$BATCH" "$JSON_OUT" "$MODELS" \
+"$PY" - "$TMP" "$ROUNDS" "$ITERS" "$THREADS" "$BATCH" "$JSON_OUT" "$KEYS" \
   "$DATE" "$CPU" "$(nproc)" "$TORCH_V" "$ONEDNN_V" <<'PYEOF'
 import json, statistics, sys
 tmp, rounds, iters, threads, batch, json_out, models, date, cpu, nproc, torch_v, onednn_v = sys.argv[1:13]
