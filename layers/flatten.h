@@ -10,6 +10,7 @@ class Flatten : public Module {
   explicit Flatten(int64_t start_dim = 1) : start_dim_(start_dim) {}
   Tensor forward(const Tensor& x) override;
   std::string type_name() const override { return "Flatten"; }
+  int64_t start_dim() const { return start_dim_; }
   std::string extra_repr() const override {
     return "start_dim=" + std::to_string(start_dim_) + ", end_dim=-1";
   }

@@ -1,6 +1,7 @@
 #include "layers/fusion.h"
 
 #include <map>
+#include <set>
 
 #include "layers/activation.h"
 #include "layers/conv_bn.h"
@@ -20,14 +21,16 @@ void fuse_sequential(Sequential& seq, size_t limit) {
   for (size_t i = 0; i < limit;) {
     auto relu_at = [&](size_t j) { return child_as<ReLU>(seq, j, limit); };
     if (auto conv = child_as<Conv2d>(seq, i, limit)) {
-      if (auto bn = child_as<BatchNorm2d>(seq, i + 1, limit)) {
-        auto relu = relu_at(i + 2);
-        seq.set_step(i, {relu ? 3u : 2u, [conv, bn, relu](const Tensor& x) {
-                           Tensor y = conv_bn(*conv, *bn, x, Tensor(), relu != nullptr);
+      auto bn = child_as<BatchNorm2d>(seq, i + 1, limit);
+      auto relu = relu_at(bn ? i + 2 : i + 1);
+      if (bn || relu) {
+        const size_t span = 1 + (bn ? 1 : 0) + (relu ? 1 : 0);
+        seq.set_step(i, {span, [conv, bn, relu](const Tensor& x) {
+                           Tensor y = conv_bn(*conv, bn.get(), x, Tensor(), relu != nullptr);
                            if (relu) relu->run_forward_hook(y, y);
                            return y;
                          }});
-        i += relu ? 3 : 2;
+        i += span;
         continue;
       }
     }
@@ -77,6 +80,28 @@ void fuse_model(Module& model) {
     limits[&res->body()] = res->body().size() - res->fuse_tail();
   }
   for (auto& [seq, limit] : limits) fuse_sequential(*seq, limit);
+}
+
+void fold_batch_norms(Module& model) {
+  const Named<ModulePtr> owned = model.named_modules();  // keeps removed modules alive until the end
+  std::vector<Module*> all{&model};
+  for (auto& [name, m] : owned) all.push_back(m.get());
+  std::set<Sequential*> bodies;  // folded by their Residual, which knows the branch point
+  for (Module* m : all)
+    if (auto* res = dynamic_cast<Residual*>(m)) {
+      res->fold_batch_norms();
+      bodies.insert(&res->body());
+    }
+  for (Module* m : all) {
+    auto* seq = dynamic_cast<Sequential*>(m);
+    if (!seq || bodies.count(seq)) continue;
+    for (size_t i = 0; i + 1 < seq->size(); ++i) {
+      auto* conv = dynamic_cast<Conv2d*>(seq->at(i).get());
+      auto* bn = dynamic_cast<BatchNorm2d*>(seq->at(i + 1).get());
+      if (conv && bn && bn->has_running_stats()) seq->replace(i, 2, folded_conv(*conv, *bn));
+    }
+  }
+  fuse_model(model);
 }
 
 }  // namespace nf

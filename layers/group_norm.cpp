@@ -5,7 +5,7 @@
 namespace nf {
 
 GroupNorm::GroupNorm(int64_t groups, int64_t num_channels, double eps, bool affine)
-    : Norm("GroupNorm", num_channels, eps, affine), groups_(groups), eps_(eps) {
+    : Norm("GroupNorm", num_channels, eps, affine), groups_(groups) {
   NF_CHECK(groups >= 1 && num_channels % groups == 0, "GroupNorm: " + std::to_string(groups) +
                                                           " groups do not divide " + std::to_string(num_channels) +
                                                           " channels");
@@ -18,7 +18,7 @@ std::string GroupNorm::extra_repr() const {
          ", affine=" + py_bool(weight_.defined());
 }
 
-LayerNorm::LayerNorm(int64_t features, double eps) : Norm("LayerNorm", features, eps, true), eps_(eps) {}
+LayerNorm::LayerNorm(int64_t features, double eps) : Norm("LayerNorm", features, eps, true) {}
 
 Tensor LayerNorm::forward(const Tensor& x) { return ops::layer_norm(x, weight_, bias_, eps_); }
 

@@ -20,7 +20,6 @@ class GroupNorm : public Norm {
 
  private:
   int64_t groups_;
-  double eps_;
 };
 
 class LayerNorm : public Norm {
@@ -30,8 +29,6 @@ class LayerNorm : public Norm {
   std::string type_name() const override { return "LayerNorm"; }
   std::string extra_repr() const override;  // "(64,), eps=1e-05, elementwise_affine=True"
 
- private:
-  double eps_;
 };
 
 }  // namespace nf

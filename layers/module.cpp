@@ -88,6 +88,12 @@ void Module::load_state_dict(const io::TensorDict& dict, bool strict) {
   }
 }
 
+void Module::replace_children(size_t first, size_t span, ModulePtr m) {
+  NF_CHECK(span >= 1 && first + span <= children_.size(), "Module::replace_children: out of range");
+  children_[first].second = std::move(m);
+  children_.erase(children_.begin() + first + 1, children_.begin() + first + span);
+}
+
 void Module::train(bool on) {
   training_ = on;
   for (auto& [n, c] : children_) c->train(on);
@@ -149,6 +155,11 @@ void Sequential::set_step(size_t first, Step step) {
                                                               ", " + std::to_string(first + step.span) +
                                                               ") out of range");
   steps_[first] = std::move(step);
+}
+
+void Sequential::replace(size_t first, size_t span, ModulePtr m) {
+  replace_children(first, span, std::move(m));
+  steps_.clear();
 }
 
 }  // namespace nf

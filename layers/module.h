@@ -67,6 +67,8 @@ class Module {
     children_.emplace_back(name, m);
     return m;
   }
+  // Children [first, first + span) become the one module m, under the first one's name.
+  void replace_children(size_t first, size_t span, ModulePtr m);
   bool training_ = true;
 
  private:
@@ -109,6 +111,9 @@ class Sequential : public Module {
     std::function<Tensor(const Tensor&)> call;
   };
   void set_step(size_t first, Step step);
+  // Children [first, first + span) become m, named as the first (BatchNorm folding,
+  // layers/fusion.h); the steps are cleared, for the fusion pass to mark anew.
+  void replace(size_t first, size_t span, ModulePtr m);
   const std::map<size_t, Step>& steps() const { return steps_; }
 
  private:

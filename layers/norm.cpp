@@ -6,7 +6,7 @@
 
 namespace nf {
 
-Norm::Norm(const std::string& type, int64_t num_features, double eps, bool affine) : num_features_(num_features) {
+Norm::Norm(const std::string& type, int64_t num_features, double eps, bool affine) : num_features_(num_features), eps_(eps) {
   NF_CHECK(num_features > 0, type + ": num_features must be positive, got " + std::to_string(num_features));
   NF_CHECK(eps > 0, type + ": eps must be positive, got " + py_float(eps));
   if (!affine) return;

@@ -14,6 +14,7 @@ namespace nf {
 class Norm : public Module {
  public:
   int64_t num_features() const { return num_features_; }
+  double eps() const { return eps_; }
   Tensor weight() const { return weight_; }  // undefined unless affine
   Tensor bias() const { return bias_; }
 
@@ -27,6 +28,7 @@ class Norm : public Module {
  protected:
   Norm(const std::string& type, int64_t num_features, double eps, bool affine);
   int64_t num_features_;
+  double eps_;
   Tensor weight_, bias_;
 };
 

@@ -14,6 +14,9 @@ class MaxPool2d : public Module {
   Tensor forward(const Tensor& x) override;
   std::string type_name() const override { return "MaxPool2d"; }
   std::string extra_repr() const override;
+  int64_t kernel() const { return kernel_; }
+  int64_t stride() const { return stride_; }
+  int64_t padding() const { return padding_; }
 
  private:
   int64_t kernel_, stride_, padding_;
@@ -25,6 +28,9 @@ class AvgPool2d : public Module {
   Tensor forward(const Tensor& x) override;
   std::string type_name() const override { return "AvgPool2d"; }
   std::string extra_repr() const override;
+  int64_t kernel() const { return kernel_; }
+  int64_t stride() const { return stride_; }
+  int64_t padding() const { return padding_; }
 
  private:
   int64_t kernel_, stride_, padding_;
@@ -36,6 +42,8 @@ class AdaptiveAvgPool2d : public Module {
   Tensor forward(const Tensor& x) override;
   std::string type_name() const override { return "AdaptiveAvgPool2d"; }
   std::string extra_repr() const override;
+  int64_t out_h() const { return out_h_; }
+  int64_t out_w() const { return out_w_; }
 
  private:
   int64_t out_h_, out_w_;

@@ -17,27 +17,43 @@ Residual::Residual(std::shared_ptr<Sequential> body, std::shared_ptr<Sequential>
 }
 
 size_t Residual::fuse_tail() {
+  tail_conv_ = nullptr;
+  tail_bn_ = nullptr;
   const size_t n = body_->size();
   auto* bn = n ? dynamic_cast<BatchNorm*>(body_->at(n - 1).get()) : nullptr;
-  auto* conv = n >= 2 ? dynamic_cast<Conv2d*>(body_->at(n - 2).get()) : nullptr;
-  const size_t tail = bn ? (conv ? 2 : 1) : 0;
+  const size_t conv_at = bn ? n - 2 : n - 1;  // wraps around (no conv) when too short
+  auto* conv = conv_at < n ? dynamic_cast<Conv2d*>(body_->at(conv_at).get()) : nullptr;
+  const size_t tail = (bn ? 1 : 0) + (conv ? 1 : 0);
   if (!tail || n - tail < options_.shortcut_after) return 0;
   tail_conv_ = conv;
   tail_bn_ = bn;
   return tail;
 }
 
+void Residual::fold_batch_norms() {
+  for (size_t i = 0; i + 1 < body_->size(); ++i) {
+    auto* conv = dynamic_cast<Conv2d*>(body_->at(i).get());
+    auto* bn = dynamic_cast<BatchNorm2d*>(body_->at(i + 1).get());
+    if (!conv || !bn || !bn->has_running_stats() || options_.shortcut_after == i + 1) continue;
+    ModulePtr folded = folded_conv(*conv, *bn);
+    body_->replace(i, 2, folded);
+    if (options_.inline_body) replace_children(i, 2, folded);  // the body's children are this module's
+    if (options_.shortcut_after > i) --options_.shortcut_after;
+  }
+  tail_conv_ = nullptr;
+  tail_bn_ = nullptr;
+}
+
 Tensor Residual::forward_relu(const Tensor& x, bool relu) {
   // Body first, as PyTorch evaluates body(x) + shortcut(x) (the order dropout draws in).
-  const size_t tail = tail_bn_ ? (tail_conv_ ? 2 : 1) : 0, split = options_.shortcut_after;
+  const size_t tail = (tail_bn_ ? 1 : 0) + (tail_conv_ ? 1 : 0), split = options_.shortcut_after;
   const Tensor pre = body_->run(x, 0, split);  // x itself when split is 0
   const Tensor h = body_->run(pre, split, body_->size() - tail);
   const Tensor s = shortcut_->size() ? (*shortcut_)(pre) : pre;
-  if (!tail_bn_) {
-    Tensor y = ops::add(h, s);
-    return relu ? ops::relu(y) : y;
-  }
-  return tail_conv_ ? conv_bn(*tail_conv_, *tail_bn_, h, s, relu) : tail_bn_->forward_fused(h, s, relu);
+  if (tail_conv_) return conv_bn(*tail_conv_, tail_bn_, h, s, relu);
+  if (tail_bn_) return tail_bn_->forward_fused(h, s, relu);
+  Tensor y = ops::add(h, s);
+  return relu ? ops::relu(y) : y;
 }
 
 Tensor PadShortcut::forward(const Tensor& x) { return ops::shortcut_pad(x, out_channels_, stride_); }

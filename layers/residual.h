@@ -7,9 +7,9 @@
 // "downsample.0.weight"), with options.relu its ReLU after the add; a pre-activation
 // block's shortcut branches off inside the body (options.shortcut_after).
 // forward_relu computes relu(body(x) + shortcut(x)). When the fusion pass has marked
-// the body's tail (its last BatchNorm, and the Conv2d before it), the add and ReLU run
-// inside that BatchNorm (conv_bn, layers/conv_bn.h): one pass instead of three, and in
-// evaluation the BatchNorm folds into the convolution.
+// the body's tail (its last BatchNorm and the Conv2d before it, or a last Conv2d), the
+// add and ReLU run inside that BatchNorm or convolution (conv_bn, layers/conv_bn.h): one
+// pass instead of three, and in evaluation the BatchNorm folds into the convolution.
 #pragma once
 #include "layers/batch_norm.h"
 #include "layers/conv2d.h"
@@ -35,10 +35,15 @@ class Residual : public Module {
 
   Sequential& body() { return *body_; }
   Sequential& shortcut() { return *shortcut_; }
-  // The fusion pass: when the body ends in [Conv2d,] BatchNorm after the shortcut's
-  // branch point, forward_relu runs them as conv_bn with the shortcut as the residual.
-  // Returns how many of the body's children the tail takes (0: no fused tail).
+  const ResidualOptions& options() const { return options_; }
+  // The fusion pass: when the body ends in [Conv2d,] BatchNorm, or in a Conv2d, after
+  // the shortcut's branch point, forward_relu runs them as conv_bn with the shortcut as
+  // the residual. Returns how many of the body's children the tail takes (0: none).
   size_t fuse_tail();
+  // BatchNorm folding (layers/fusion.h) in the body: each Conv2d directly followed by a
+  // BatchNorm2d with running statistics becomes one biased Conv2d (folded_conv), unless
+  // the shortcut branches off between them. The fusion pass must run again after.
+  void fold_batch_norms();
 
  private:
   std::shared_ptr<Sequential> body_, shortcut_;
@@ -54,6 +59,8 @@ class PadShortcut : public Module {
   PadShortcut(int64_t out_channels, int64_t stride) : out_channels_(out_channels), stride_(stride) {}
   Tensor forward(const Tensor& x) override;
   std::string type_name() const override { return "PadShortcut"; }
+  int64_t out_channels() const { return out_channels_; }
+  int64_t stride() const { return stride_; }
 
  private:
   int64_t out_channels_, stride_;

@@ -20,6 +20,7 @@ struct ModelSpec {
   BatchNormOptions bn;                  // momentum / eps of every BatchNorm
   double dropout = 0.0;                 // before fc
   double block_dropout = 0.0;           // between the convolutions of Wide-ResNet blocks
+  bool folded = false;                  // every foldable BatchNorm folded into its conv (an export)
 };
 
 }  // namespace nf

@@ -22,6 +22,15 @@ const std::map<std::string, std::function<ModulePtr(const ModelSpec&)>>& registr
   return r;
 }
 
+// The fusion pass, after folding the BatchNorms away for a folded model (an export's).
+ModulePtr fused(ModulePtr model, const ModelSpec& spec) {
+  if (spec.folded)
+    fold_batch_norms(*model);
+  else
+    fuse_model(*model);
+  return model;
+}
+
 // model.layers: the list as an nn.Sequential, checked to end in [N, num_classes], fused.
 ModulePtr build_listed_model(const ModelSpec& spec) {
   Shape out{spec.in_channels, spec.input_size, spec.input_size};
@@ -29,8 +38,7 @@ ModulePtr build_listed_model(const ModelSpec& spec) {
   NF_CHECK(out == Shape{spec.num_classes}, spec.layers.back().where + ": the network ends in [N, " +
                                                 shape_str(out).substr(1) + ", but the loss needs the " +
                                                 std::to_string(spec.num_classes) + " class scores (model.num_classes)");
-  fuse_model(*net);
-  return net;
+  return fused(net, spec);
 }
 }  // namespace
 
@@ -44,9 +52,7 @@ ModulePtr build_model(const ModelSpec& spec) {
   }
   NF_CHECK(spec.num_classes >= 1, "model.num_classes must be >= 1, got " + std::to_string(spec.num_classes));
   NF_CHECK(spec.in_channels >= 1, "model.in_channels must be >= 1, got " + std::to_string(spec.in_channels));
-  ModulePtr model = it->second(spec);
-  fuse_model(*model);
-  return model;
+  return fused(it->second(spec), spec);
 }
 
 std::vector<std::string> model_names() {

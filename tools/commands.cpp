@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <nlohmann/json.hpp>
 
 #include "data/image.h"
@@ -15,19 +16,42 @@
 #include "tools/evaluation.h"
 #include "tools/factories.h"
 #include "tools/model_setup.h"
+#include "tools/onnx_export.h"
+#include "tools/opencv_dnn.h"
 #include "tools/runtime.h"
 #include "tools/summary.h"
 
 namespace nf {
 
+namespace {
+
+// A .npy file (NumPy format 1.0): float32, C order, of the given shape.
+void write_npy(const std::string& path, const std::vector<float>& values, const std::vector<int64_t>& shape) {
+  std::string dims;
+  for (int64_t d : shape) dims += std::to_string(d) + ", ";
+  std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + dims + "), }";
+  header.append(63 - (10 + header.size()) % 64, ' ');  // magic + version + length + header + '\n': 64-byte aligned
+  header += '\n';
+  const uint16_t len = static_cast<uint16_t>(header.size());
+  std::string bytes = std::string("\x93NUMPY\x01\x00", 8) + std::string(reinterpret_cast<const char*>(&len), 2) + header;
+  bytes.append(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(float));
+  io::write_file_atomic(path, bytes);
+}
+
+}  // namespace
+
 Shape recipe_input_shape(const Recipe& r) { return {r.model.in_channels, r.model.input_size, r.model.input_size}; }
 
-void run_eval(const Recipe& r, const std::string& checkpoint, const std::string& split, bool json) {
+void run_eval(const Recipe& r, const std::string& checkpoint, const std::string& split, bool json,
+              const std::string& logits_path) {
   configure_runtime(r);
   ModulePtr model = build_recipe_model(r, false);
   load_weights(*model, checkpoint);
   auto loader = make_loader(r, split, false);
-  EvalResult e = evaluate(*model, *loader, recipe_placement(r));
+  std::vector<float> logits;
+  EvalResult e = evaluate(*model, *loader, recipe_placement(r), logits_path.empty() ? nullptr : &logits);
+  if (!logits_path.empty())
+    write_npy(logits_path, logits, {e.samples, static_cast<int64_t>(logits.size()) / e.samples});
   if (json) {
     nlohmann::json j = {{"loss", e.loss}, {"top1", e.top1}, {"top5", e.top5}, {"samples", e.samples}};
     std::printf("%s\n", j.dump().c_str());
@@ -55,28 +79,43 @@ void run_recalibrate_bn(const Recipe& r, const std::string& checkpoint, int64_t 
               r.data.root.c_str());
 }
 
-void run_predict(const Recipe& r, const std::string& checkpoint, const std::vector<std::string>& images,
+void run_predict(const Recipe& r, const PredictSource& source, const std::vector<std::string>& images,
                  int64_t topk) {
   configure_runtime(r);
-  ModulePtr model = build_recipe_model(r, false);
-  load_weights(*model, checkpoint);
-  model->eval();
+  // The logits of one preprocessed image [C, H, W]: normforge's model, or the ONNX
+  // file run by OpenCV's dnn (after checking it is a normforge export).
+  std::function<std::vector<float>(const std::vector<float>&, const Shape&)> logits_of;
+  ModulePtr model;
+  std::shared_ptr<OpenCvNet> net;
   const Placement where = recipe_placement(r);
+  if (!source.onnx.empty()) {
+    const auto meta = onnx_metadata(source.onnx);
+    NF_CHECK(meta.count("normforge.classes"), source.onnx + ": not a normforge export (no normforge.* metadata; "
+                                                            "make one with `normforge export --format onnx`)");
+    net = std::make_shared<OpenCvNet>(source.onnx);
+    logits_of = [net](const std::vector<float>& buf, const Shape& s) { return net->forward(buf, s); };
+  } else {
+    model = build_recipe_model(r, false);
+    load_weights(*model, source.checkpoint);
+    model->eval();
+    logits_of = [&](const std::vector<float>& buf, const Shape& s) {
+      NoGradGuard no_grad;
+      return (*model)(place(Tensor::from_vector(buf, {1, s[0], s[1], s[2]}), where)).to_vector();
+    };
+  }
   std::vector<std::string> names;
   try {  // class names from the dataset files when they are at hand
     names = open_recipe_dataset(r, "test")->class_names();
   } catch (const Error&) {
   }
   const Shape chw = recipe_input_shape(r);
-  NoGradGuard no_grad;
   for (const std::string& path : images) {
     Tensor img = data::decode_image(path, chw[0], chw[1], chw[2]);
     std::vector<float> buf = img.to_vector();
     Shape s = chw;
     Generator gen(r.seed);
     r.data.test_transforms.apply(buf, s, gen);
-    Tensor x = Tensor::from_vector(buf, {1, s[0], s[1], s[2]});
-    std::vector<float> logits = (*model)(place(x, where)).to_vector();
+    const std::vector<float> logits = logits_of(buf, s);
     const float mx = *std::max_element(logits.begin(), logits.end());
     double z = 0;
     for (float l : logits) z += std::exp(double(l) - mx);

@@ -7,8 +7,15 @@
 
 namespace nf {
 
-void run_eval(const Recipe& r, const std::string& checkpoint, const std::string& split, bool json);
-void run_predict(const Recipe& r, const std::string& checkpoint, const std::vector<std::string>& images, int64_t topk);
+// logits_path: also write every sample's logits there as a float32 .npy [samples, classes].
+void run_eval(const Recipe& r, const std::string& checkpoint, const std::string& split, bool json,
+              const std::string& logits_path = "");
+// What predict runs: a checkpoint (folder or model.safetensors), or an ONNX file made by
+// `normforge export`, run through OpenCV's dnn module. Exactly one is set.
+struct PredictSource {
+  std::string checkpoint, onnx;
+};
+void run_predict(const Recipe& r, const PredictSource& source, const std::vector<std::string>& images, int64_t topk);
 void run_summary(const Recipe& r);
 // Recomputes every BatchNorm's running statistics over `batches` batches of the
 // recipe's training data (0: one epoch; cumulative average, weights fixed, the recipe's

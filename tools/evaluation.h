@@ -15,7 +15,9 @@ struct EvalResult {
 };
 
 // Evaluates in eval mode under NoGradGuard; restores the module's previous mode.
-// Batches go where `where` says (the model must already be there).
-EvalResult evaluate(Module& model, data::DataLoader& loader, const Placement& where = {});
+// Batches go where `where` says (the model must already be there). With `logits`, also
+// every sample's logits, [samples, classes] F32 on the CPU, in the loader's order.
+EvalResult evaluate(Module& model, data::DataLoader& loader, const Placement& where = {},
+                    std::vector<float>* logits = nullptr);
 
 }  // namespace nf

@@ -1,8 +1,11 @@
 // normforge: one binary, subcommands (as `caffe train`):
 //   normforge train   CONFIG [--set k=v]... [--resume DIR|auto]
 //   normforge eval    CONFIG --checkpoint PATH [--split test|train] [--json] [--set k=v]...
-//   normforge predict CONFIG --checkpoint PATH [--topk K] IMAGE...
+//   normforge predict CONFIG --checkpoint PATH | --onnx FILE [--topk K] IMAGE...
 //   normforge summary CONFIG [--set k=v]...
+//   normforge export  CONFIG --checkpoint PATH --format onnx|safetensors [--fold-bn|--keep-bn]
+//                     [--batch N|dynamic] -o OUT
+//   normforge recalibrate-bn CONFIG --checkpoint PATH [--batches N] -o OUTDIR
 //   normforge bench   CONFIG [--batch N] [--iters N] [--threads N] [--json]
 // Exit codes: 0 success, 1 error (bad recipe, data, checkpoint...), 2 bad command
 // line, 3 training diverged (NaN/Inf loss). Errors are one line on stderr.
@@ -15,6 +18,7 @@
 
 #include "tools/bench.h"
 #include "tools/commands.h"
+#include "tools/export.h"
 #include "tools/train_loop.h"
 #include "tools/trainer.h"
 
@@ -24,7 +28,7 @@ int main(int argc, char** argv) {
   spdlog::set_pattern("[%H:%M:%S] %v");
   CLI::App app{"normforge: train, evaluate and fine-tune BatchNorm CNNs from YAML recipes"};
   app.require_subcommand(1);
-  std::string config, checkpoint, resume, split = "test";
+  std::string config, checkpoint, resume, split = "test", logits, onnx;
   std::vector<std::string> sets, images;
   bool json = false;
   int64_t topk = 5;
@@ -39,11 +43,14 @@ int main(int argc, char** argv) {
   eval_cmd->add_option("--checkpoint", checkpoint, "checkpoint folder or model.safetensors")->required();
   eval_cmd->add_option("--split", split, "test | train")->check(CLI::IsMember({"test", "train"}));
   eval_cmd->add_flag("--json", json, "print one JSON object on stdout");
+  eval_cmd->add_option("--logits", logits, "also write every sample's logits to this .npy file (float32 [samples, classes])");
   eval_cmd->add_option("--set", sets, "override a recipe key: key.path=value (repeatable)");
 
   auto* predict_cmd = app.add_subcommand("predict", "top-k classes of PNG/JPEG images");
   predict_cmd->add_option("config", config, "recipe (YAML)")->required();
-  predict_cmd->add_option("--checkpoint", checkpoint, "checkpoint folder or model.safetensors")->required();
+  auto* predict_ckpt = predict_cmd->add_option("--checkpoint", checkpoint, "checkpoint folder or model.safetensors");
+  predict_cmd->add_option("--onnx", onnx, "an ONNX file from `normforge export`, run by OpenCV's dnn module")
+      ->excludes(predict_ckpt);
   predict_cmd->add_option("--topk", topk, "classes to print per image")->check(CLI::PositiveNumber);
   predict_cmd->add_option("--set", sets, "override a recipe key: key.path=value (repeatable)");
   predict_cmd->add_option("images", images, "image files")->required();
@@ -61,6 +68,19 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   recal_cmd->add_option("-o,--out", out, "the new checkpoint folder (must not exist)")->required();
   recal_cmd->add_option("--set", sets, "override a recipe key: key.path=value (repeatable)");
+
+  ExportOptions exp;
+  std::string export_batch = "dynamic";
+  auto* export_cmd = app.add_subcommand("export", "write a checkpoint for deployment: ONNX, or folded safetensors");
+  export_cmd->add_option("config", config, "recipe (YAML)")->required();
+  export_cmd->add_option("--checkpoint", checkpoint, "checkpoint folder or model.safetensors")->required();
+  export_cmd->add_option("--format", exp.format, "onnx | safetensors")->required();
+  bool fold_bn = false;  // the default; the flag states it
+  auto* fold_flag = export_cmd->add_flag("--fold-bn", fold_bn, "fold each BatchNorm after a convolution into it (default)");
+  export_cmd->add_flag("--keep-bn", exp.keep_bn, "ONNX: every BatchNorm a BatchNormalization node")->excludes(fold_flag);
+  export_cmd->add_option("--batch", export_batch, "ONNX: the input's batch size N, or 'dynamic' (default)");
+  export_cmd->add_option("-o,--out", exp.out, "the .onnx file, or the safetensors folder (must not exist)")->required();
+  export_cmd->add_option("--set", sets, "override a recipe key: key.path=value (repeatable)");
 
   BenchOptions bench;
   auto* bench_cmd = app.add_subcommand("bench", "training and evaluation throughput on synthetic data");
@@ -82,16 +102,30 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+  if (*predict_cmd && checkpoint.empty() == onnx.empty()) {
+    std::fprintf(stderr, "normforge: predict needs --checkpoint PATH or --onnx FILE (see normforge predict --help)\n");
+    return 2;
+  }
+
   try {
     if (*train_cmd) {
       Recipe r = parse_recipe(config, sets);
       train(r, resume.empty() ? std::nullopt : std::optional<std::string>(resume));
     } else if (*eval_cmd) {
-      run_eval(parse_recipe(config, sets), checkpoint, split, json);
+      run_eval(parse_recipe(config, sets), checkpoint, split, json, logits);
     } else if (*predict_cmd) {
-      run_predict(parse_recipe(config, sets), checkpoint, images, topk);
+      run_predict(parse_recipe(config, sets), {checkpoint, onnx}, images, topk);
     } else if (*summary_cmd) {
       run_summary(parse_recipe(config, sets));
+    } else if (*export_cmd) {
+      if (export_batch != "dynamic") {
+        char* end = nullptr;
+        const long long n = std::strtoll(export_batch.c_str(), &end, 10);
+        NF_CHECK(*end == '\0' && n >= 1, "export: --batch must be a positive batch size or 'dynamic', got '" +
+                                              export_batch + "'");
+        exp.batch = n;
+      }
+      run_export(parse_recipe(config, sets), checkpoint, exp);
     } else if (*recal_cmd) {
       run_recalibrate_bn(parse_recipe(config, sets), checkpoint, batches, out);
     } else if (*bench_cmd) {

@@ -111,6 +111,7 @@ Recipe parse_recipe(const std::string& file, const std::vector<std::string>& set
     r.model.block_dropout = m.get_float("block_dropout", 0.0, 0.0, 0.999);
   }
   r.init = m.get_optional_string("init");
+  r.model.folded = m.get_bool("folded", false);
   m.finish();
 
   YamlSection d = root.section("data");

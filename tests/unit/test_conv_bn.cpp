@@ -57,7 +57,7 @@ TEST_P(ConvBnFold, EvalFoldMatchesSeparateOps) {
   Tensor folded;
   {
     ForwardHookGuard hook([&](const Module&, const Tensor&, const Tensor&) { ++hooks; });
-    folded = conv_bn(conv, bn, x, res, c.relu);
+    folded = conv_bn(conv, &bn, x, res, c.relu);
   }
   EXPECT_EQ(hooks, 2);
   EXPECT_EQ(folded.memory_format(), MemoryFormat::ChannelsLast);
@@ -78,7 +78,7 @@ TEST_P(ConvBnFold, TrainingAndAutogradTakeTheSeparatePath) {
     BatchNorm2d bn_ref(c.out);  // same state, so the running-stat updates are equal too
     bn_ref.load_state_dict(bn.state_dict());
     bn_ref.train(training);
-    Tensor got = conv_bn(conv, bn, x, res, c.relu);  // autograd on: conv weight requires grad
+    Tensor got = conv_bn(conv, &bn, x, res, c.relu);  // autograd on: conv weight requires grad
     expect_bitwise_equal(training ? "train" : "eval with autograd", got, separate(conv, bn_ref, x, res, c.relu));
     EXPECT_TRUE(got.requires_grad());
     expect_bitwise_equal("running_mean", bn.running_mean(), bn_ref.running_mean());
