@@ -50,17 +50,18 @@ std::vector<std::pair<std::string, std::string>> deploy_metadata(const Recipe& r
 
 }  // namespace
 
-void run_export(const Recipe& r, const std::string& checkpoint, const ExportOptions& o) {
+void run_export(const Recipe& recipe, const std::string& checkpoint, const ExportOptions& o) {
   NF_CHECK(o.format == "onnx" || o.format == "safetensors",
            "export: unknown --format '" + o.format + "' (onnx | safetensors)");
   NF_CHECK(!(o.keep_bn && o.format == "safetensors"),
            "export: --keep-bn applies to --format onnx; the safetensors export is the folded model");
   NF_CHECK(!std::filesystem::exists(o.out), o.out + ": already exists (export writes a new " +
                                                 (o.format == "onnx" ? "file" : "folder") + ")");
+  Recipe r = recipe;
+  r.device = "cpu";  // exports are made on the CPU, whatever device trained the weights
   configure_runtime(r);
   ModulePtr model = build_recipe_model(r, false);
   load_weights(*model, checkpoint);
-  model->to(Device::cpu());
   model->eval();
   const int64_t bns = count_batch_norms(*model);
   if (!o.keep_bn) fold_batch_norms(*model);
