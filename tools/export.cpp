@@ -23,7 +23,8 @@ int64_t count_batch_norms(const Module& model) {
   return n;
 }
 
-// What a deployer must feed: the recipe's test-time normalization and the class names.
+}  // namespace
+
 std::vector<std::pair<std::string, std::string>> deploy_metadata(const Recipe& r, bool folded) {
   nlohmann::json mean = nlohmann::json::array(), std = nlohmann::json::array(), classes = nlohmann::json::array();
   for (const YAML::Node& t : r.resolved["data"]["test_transforms"])
@@ -48,13 +49,12 @@ std::vector<std::pair<std::string, std::string>> deploy_metadata(const Recipe& r
           {"normforge.batch_norm_folded", folded ? "true" : "false"}};
 }
 
-}  // namespace
-
 void run_export(const Recipe& recipe, const std::string& checkpoint, const ExportOptions& o) {
   NF_CHECK(o.format == "onnx" || o.format == "safetensors",
            "export: unknown --format '" + o.format + "' (onnx | safetensors)");
   NF_CHECK(!(o.keep_bn && o.format == "safetensors"),
            "export: --keep-bn applies to --format onnx; the safetensors export is the folded model");
+  NF_CHECK(!(o.batch && o.format == "safetensors"), "export: --batch applies to --format onnx");
   NF_CHECK(!std::filesystem::exists(o.out), o.out + ": already exists (export writes a new " +
                                                 (o.format == "onnx" ? "file" : "folder") + ")");
   Recipe r = recipe;

@@ -8,6 +8,8 @@
 #pragma once
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "tools/recipe.h"
 
@@ -21,5 +23,10 @@ struct ExportOptions {
 };
 
 void run_export(const Recipe& r, const std::string& checkpoint, const ExportOptions& o);
+
+// The ONNX metadata_props of an export of r: what a deployer must feed, as JSON
+// ("normforge.mean", "normforge.std": the test-time normalize, [] without one;
+// "normforge.classes": the class names), and how it was made.
+std::vector<std::pair<std::string, std::string>> deploy_metadata(const Recipe& r, bool folded);
 
 }  // namespace nf

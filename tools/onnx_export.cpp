@@ -10,6 +10,7 @@
 #include <set>
 
 #include "framework/autograd/autograd.h"
+#include "framework/io/durable.h"
 #include "framework/io/safetensors.h"
 #include "layers/activation.h"
 #include "layers/batch_norm.h"
@@ -211,14 +212,21 @@ class GraphWriter {
   }
 
   // Square windows (the pooling layers' and adaptive pooling's when the sizes divide).
+  // Average pooling counts the zero padding (PyTorch's count_include_pad=True), written
+  // as an explicit zero Pad then an unpadded AveragePool: OpenCV 4.6 ignores
+  // count_include_pad (it divides border windows by their in-image count).
   std::string pool(const char* op, int64_t kernel, int64_t stride, int64_t padding, const std::string& p,
-                   const std::string& x) {
+                   std::string x) {
     const bool avg = std::strcmp(op, "AveragePool") == 0;
+    if (avg && padding > 0) {
+      x = node("Pad", {x, init_i64(join(p, "pads"), {0, 0, padding, padding, 0, 0, padding, padding})},
+               join(p, "padded"));
+      padding = 0;
+    }
     return node(op, {x}, p, [&](onnx::NodeProto& n) {
       attr_ints(n, "kernel_shape", {kernel, kernel});
       attr_ints(n, "strides", {stride, stride});
       attr_ints(n, "pads", {padding, padding, padding, padding});
-      if (avg) attr_int(n, "count_include_pad", 1);
     });
   }
 

@@ -7,7 +7,8 @@
 // Each layer maps to ONNX operators as inference engines run it:
 //   Conv2d -> Conv; BatchNorm1d/2d -> BatchNormalization (inference form: running
 //   statistics); ReLU -> Relu; Dropout -> nothing (identity in inference);
-//   MaxPool2d -> MaxPool; AvgPool2d -> AveragePool (count_include_pad=1);
+//   MaxPool2d -> MaxPool; AvgPool2d -> [Pad (zeros),] AveragePool (PyTorch's
+//   count_include_pad=True, which OpenCV 4.6's AveragePool ignores);
 //   AdaptiveAvgPool2d -> GlobalAveragePool (1x1) or AveragePool (sizes that divide);
 //   Flatten -> Flatten(axis=1); Linear -> Gemm(transB=1);
 //   Residual -> its body, its shortcut, Add [, Relu];
