@@ -34,8 +34,17 @@ TrainerPosition Checkpointer::restore(const std::string& dir, const io::Checkpoi
   opt_.load_state_dict(opt_state);
   at.step = opt_.step_count();
   default_generator().set_state(state.trainer_meta.at("rng.default"));
-  if (state.trainer_meta.count("best_top1")) at.best_top1 = std::stod(state.trainer_meta.at("best_top1"));
-  spdlog::info("resumed from {} (epoch {}, step {})", dir, at.epoch, at.step);
+  const io::Metadata& meta = state.trainer_meta;
+  if (meta.count("best_top1")) at.best_top1 = std::stod(meta.at("best_top1"));
+  if (meta.count("epoch.batches")) {  // a step checkpoint: inside epoch `epoch`
+    at.current.batches = std::stoll(meta.at("epoch.batches"));
+    at.current.loss_sum = std::stod(meta.at("epoch.loss_sum"));
+    at.current.correct = std::stoll(meta.at("epoch.correct"));
+    at.current.seen = std::stoll(meta.at("epoch.seen"));
+    at.current.lr = std::stod(meta.at("epoch.lr"));
+  }
+  spdlog::info("resumed from {} (epoch {}, step {}{})", dir, at.epoch, at.step,
+               at.current.batches ? fmt::format(", batch {} of the epoch", at.current.batches) : "");
   return at;
 }
 
@@ -45,7 +54,11 @@ io::Checkpoint Checkpointer::make(const TrainerPosition& at) const {
   c.trainer_state = opt_.state_dict();
   c.trainer_state["epoch"] = Tensor::scalar(double(at.epoch), DType::I64);
   c.trainer_meta = {{"rng.default", default_generator().state()}, {"best_top1", fmt_double(at.best_top1)},
-                    {"step", std::to_string(at.step)}, {"format", "normforge-trainer-1"}};
+                    {"step", std::to_string(at.step)}, {"format", "normforge-trainer-1"},
+                    {"epoch.batches", std::to_string(at.current.batches)},
+                    {"epoch.loss_sum", fmt_double(at.current.loss_sum)},
+                    {"epoch.correct", std::to_string(at.current.correct)},
+                    {"epoch.seen", std::to_string(at.current.seen)}, {"epoch.lr", fmt_double(at.current.lr)}};
   c.config_yaml = dump_recipe(r_);
   return c;
 }
@@ -58,6 +71,15 @@ void Checkpointer::save_epoch(const TrainerPosition& at, bool whole_epoch, bool 
     io::prune_checkpoints(run_.checkpoints().string(), r_.trainer.keep_last);
   }
   if (is_best) io::save_checkpoint((run_.checkpoints() / "best").string(), make(at));
+}
+
+std::string Checkpointer::save_step(const TrainerPosition& at) const {
+  char name[32];
+  std::snprintf(name, sizeof name, "step_%07lld", (long long)at.step);
+  const std::string dir = (run_.checkpoints() / name).string();
+  io::save_checkpoint(dir, make(at));
+  io::prune_checkpoints(run_.checkpoints().string(), r_.trainer.keep_last, "step_");
+  return dir;
 }
 
 void Checkpointer::save_final(const TrainerPosition& at) const {

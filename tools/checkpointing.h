@@ -1,7 +1,9 @@
 // The trainer's checkpoints: what one holds (weights and BN buffers, optimizer state,
-// epoch, step, RNG state, best top-1, the resolved recipe), restoring a run from one,
-// and which are written when: epoch_NNNN every trainer.checkpoint_every whole epochs
-// (trainer.keep_last kept), best/ on a new best test top-1, final/ at the end.
+// epoch, step, RNG state, best top-1, the position inside the epoch and its running
+// sums, the resolved recipe), restoring a run from one, and which are written when:
+// epoch_NNNN every trainer.checkpoint_every whole epochs, step_NNNNNNN every
+// trainer.checkpoint_every_steps steps and when a stop signal arrives (trainer.keep_last
+// of each kind kept), best/ on a new best test top-1, final/ at the end.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -14,11 +16,18 @@
 
 namespace nf {
 
+// An epoch's training steps so far: sums over the images seen, and the last rate used.
+struct EpochStats {
+  double loss_sum = 0, lr = 0;
+  int64_t correct = 0, seen = 0, batches = 0;
+};
+
 // Where training stands; a checkpoint saves it and a resumed run starts from it.
 struct TrainerPosition {
   int64_t epoch = 0;        // completed epochs
   int64_t step = 0;         // optimizer steps taken
   double best_top1 = -1;    // best test top-1 so far (-1: none yet)
+  EpochStats current;       // epoch `epoch` so far (batches done): a step checkpoint's
 };
 
 class Checkpointer {
@@ -33,6 +42,8 @@ class Checkpointer {
   // epoch, then pruning to keep_last), and best/ when `is_best`.
   void save_epoch(const TrainerPosition& at, bool whole_epoch, bool is_best) const;
   void save_final(const TrainerPosition& at) const;
+  // step_NNNNNNN (at.step), then pruning to keep_last; returns its path.
+  std::string save_step(const TrainerPosition& at) const;
 
  private:
   io::Checkpoint make(const TrainerPosition& at) const;

@@ -13,7 +13,9 @@
 #include "data/image.h"
 #include "framework/autograd/autograd.h"
 #include "framework/io/checkpoint.h"
+#include "framework/io/durable.h"
 #include "tools/evaluation.h"
+#include "tools/export.h"
 #include "tools/factories.h"
 #include "tools/model_setup.h"
 #include "tools/onnx_export.h"
@@ -83,8 +85,10 @@ void run_predict(const Recipe& r, const PredictSource& source, const std::vector
                  int64_t topk) {
   configure_runtime(r);
   // The logits of one preprocessed image [C, H, W]: normforge's model, or the ONNX
-  // file run by OpenCV's dnn (after checking it is a normforge export).
+  // file run by OpenCV's dnn (after checking it is a normforge export made for this
+  // recipe's preprocessing; its class names are the file's).
   std::function<std::vector<float>(const std::vector<float>&, const Shape&)> logits_of;
+  std::vector<std::string> file_names;
   ModulePtr model;
   std::shared_ptr<OpenCvNet> net;
   const Placement where = recipe_placement(r);
@@ -92,6 +96,17 @@ void run_predict(const Recipe& r, const PredictSource& source, const std::vector
     const auto meta = onnx_metadata(source.onnx);
     NF_CHECK(meta.count("normforge.classes"), source.onnx + ": not a normforge export (no normforge.* metadata; "
                                                             "make one with `normforge export --format onnx`)");
+    // The images are prepared as the recipe says: it must be what the file was made for.
+    for (const auto& [key, value] : deploy_metadata(r, false))
+      if (key == "normforge.mean" || key == "normforge.std")
+        NF_CHECK(meta.count(key) && meta.at(key) == value, source.onnx + ": exported for " + key.substr(10) + " " +
+                                                              (meta.count(key) ? meta.at(key) : "?") +
+                                                              " but the recipe normalizes with " + value);
+    try {
+      for (const auto& c : nlohmann::json::parse(meta.at("normforge.classes"))) file_names.push_back(c.get<std::string>());
+    } catch (const std::exception&) {
+      throw Error(source.onnx + ": normforge.classes is not a JSON list of names");
+    }
     net = std::make_shared<OpenCvNet>(source.onnx);
     logits_of = [net](const std::vector<float>& buf, const Shape& s) { return net->forward(buf, s); };
   } else {
@@ -103,11 +118,11 @@ void run_predict(const Recipe& r, const PredictSource& source, const std::vector
       return (*model)(place(Tensor::from_vector(buf, {1, s[0], s[1], s[2]}), where)).to_vector();
     };
   }
-  std::vector<std::string> names;
-  try {  // class names from the dataset files when they are at hand
-    names = open_recipe_dataset(r, "test")->class_names();
-  } catch (const Error&) {
-  }
+  std::vector<std::string> names = file_names;
+  if (names.empty()) try {  // class names from the dataset files when they are at hand
+      names = open_recipe_dataset(r, "test")->class_names();
+    } catch (const Error&) {
+    }
   const Shape chw = recipe_input_shape(r);
   for (const std::string& path : images) {
     Tensor img = data::decode_image(path, chw[0], chw[1], chw[2]);
@@ -130,6 +145,35 @@ void run_predict(const Recipe& r, const PredictSource& source, const std::vector
       std::printf("  %2lld. %-16s %6.2f%%\n", (long long)i + 1, name.c_str(), 100 * std::exp(double(logits[c]) - mx) / z);
     }
   }
+}
+
+int run_verify(const std::string& path) {
+  namespace fs = std::filesystem;
+  NF_CHECK(fs::is_directory(path), path + ": no such folder");
+  std::vector<std::string> dirs;
+  auto is_checkpoint = [](const fs::path& d) {
+    const std::string name = d.filename().string();
+    return fs::is_regular_file(d / "model.safetensors") && name.find(".tmp.") == std::string::npos;
+  };
+  if (is_checkpoint(path)) {
+    dirs.push_back(path);
+  } else {
+    for (const fs::path& parent : {fs::path(path), fs::path(path) / "checkpoints"})
+      if (fs::is_directory(parent))
+        for (const auto& e : fs::directory_iterator(parent))
+          if (e.is_directory() && is_checkpoint(e.path())) dirs.push_back(e.path().string());
+    std::sort(dirs.begin(), dirs.end());
+  }
+  NF_CHECK(!dirs.empty(), path + ": no checkpoint folder here (none holds a model.safetensors)");
+  int bad = 0, unverified = 0;
+  for (const std::string& d : dirs) {
+    const io::Verification v = io::verify_checkpoint(d);
+    bad += v.status == io::Verified::Bad;
+    unverified += v.status == io::Verified::NoManifest;
+    std::printf("%-10s %s\n", v.status == io::Verified::Ok ? "ok" : v.status == io::Verified::Bad ? "BAD" : "unverified",
+                v.message.c_str());
+  }
+  return bad ? 1 : unverified ? 2 : 0;
 }
 
 void run_summary(const Recipe& r) {

@@ -24,6 +24,12 @@ void run_summary(const Recipe& r);
 // is a checkpoint folder, the recipe as config.yaml.
 void run_recalibrate_bn(const Recipe& r, const std::string& checkpoint, int64_t batches, const std::string& out);
 
+// `normforge verify PATH`: every checkpoint folder at PATH (a checkpoint folder, or a
+// run's out_dir: final/, checkpoints/*) checked against its manifest; one line each.
+// Returns the exit code: 0 all verified, 1 any folder bad (or none found), 2 some
+// written without a manifest (unverified) and none bad.
+int run_verify(const std::string& path);
+
 // [C, H, W] the recipe's model takes (from the dataset kind and model.in_channels).
 Shape recipe_input_shape(const Recipe& r);
 

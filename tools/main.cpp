@@ -6,9 +6,11 @@
 //   normforge export  CONFIG --checkpoint PATH --format onnx|safetensors [--fold-bn|--keep-bn]
 //                     [--batch N|dynamic] -o OUT
 //   normforge recalibrate-bn CONFIG --checkpoint PATH [--batches N] -o OUTDIR
+//   normforge verify  PATH      (exit 0 verified, 1 a bad file, 2 unverified: no manifest)
 //   normforge bench   CONFIG [--batch N] [--iters N] [--threads N] [--json]
 // Exit codes: 0 success, 1 error (bad recipe, data, checkpoint...), 2 bad command
-// line, 3 training diverged (NaN/Inf loss). Errors are one line on stderr.
+// line, 3 training diverged (NaN/Inf loss), 128+N stopped by signal N (SIGTERM, SIGINT)
+// after writing a step checkpoint. Errors are one line on stderr.
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -19,6 +21,7 @@
 #include "tools/bench.h"
 #include "tools/commands.h"
 #include "tools/export.h"
+#include "tools/preemption.h"
 #include "tools/train_loop.h"
 #include "tools/trainer.h"
 
@@ -69,6 +72,9 @@ int main(int argc, char** argv) {
   recal_cmd->add_option("-o,--out", out, "the new checkpoint folder (must not exist)")->required();
   recal_cmd->add_option("--set", sets, "override a recipe key: key.path=value (repeatable)");
 
+  auto* verify_cmd = app.add_subcommand("verify", "check checkpoint folders against their manifests (size, SHA-256)");
+  verify_cmd->add_option("path", checkpoint, "a checkpoint folder, or a run's out_dir")->required();
+
   ExportOptions exp;
   std::string export_batch = "dynamic";
   auto* export_cmd = app.add_subcommand("export", "write a checkpoint for deployment: ONNX, or folded safetensors");
@@ -117,6 +123,8 @@ int main(int argc, char** argv) {
       run_predict(parse_recipe(config, sets), {checkpoint, onnx}, images, topk);
     } else if (*summary_cmd) {
       run_summary(parse_recipe(config, sets));
+    } else if (*verify_cmd) {
+      return run_verify(checkpoint);
     } else if (*export_cmd) {
       if (export_batch != "dynamic") {
         char* end = nullptr;
@@ -131,6 +139,9 @@ int main(int argc, char** argv) {
     } else if (*bench_cmd) {
       run_bench(parse_recipe(config, sets), bench);
     }
+  } catch (const StopRequested& e) {
+    std::fprintf(stderr, "\nnormforge: %s\n", e.what());
+    return 128 + e.signal;
   } catch (const DivergedError& e) {
     std::fprintf(stderr, "\nnormforge: error: %s\n", e.what());
     return 3;

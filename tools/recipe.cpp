@@ -181,6 +181,7 @@ Recipe parse_recipe(const std::string& file, const std::vector<std::string>& set
   r.trainer.max_steps = t.get_optional_int("max_steps", std::nullopt, 1, kMaxInt);
   r.trainer.eval_every = t.get_int("eval_every", 1, 0, 1 << 30);
   r.trainer.checkpoint_every = t.get_int("checkpoint_every", 1, 0, 1 << 30);
+  r.trainer.checkpoint_every_steps = t.get_int("checkpoint_every_steps", 0, 0, 1 << 30);
   r.trainer.keep_last = t.get_int("keep_last", 3, 1, 1 << 20);
   r.trainer.log_every = t.get_int("log_every", 50, 1, 1 << 30);
   r.trainer.out_dir = t.get_string("out_dir", "runs/" + r.model.name + "_" + r.data.dataset);

@@ -52,6 +52,7 @@ struct TrainerSpec {
   int64_t epochs = 160;
   std::optional<int64_t> max_steps;
   int64_t eval_every = 1, checkpoint_every = 1, keep_last = 3, log_every = 50;
+  int64_t checkpoint_every_steps = 0;  // step_NNNNNNN checkpoints inside epochs (0: none)
   std::string out_dir = "runs/default";
 };
 

@@ -5,11 +5,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <csignal>
 #include <vector>
 
 #include "framework/autograd/autograd.h"
 #include "framework/ops/loss.h"
 #include "framework/ops/metrics.h"
+#include "tools/preemption.h"
 
 namespace nf {
 
@@ -46,16 +48,16 @@ bool training_finished(const Recipe& r, const TrainerPosition& at) {
 
 TrainLoop::TrainLoop(const Recipe& r, const Placement& where, Module& model, optim::Optimizer& opt,
                      const optim::LrSchedule& schedule, data::DataLoader& loader, const RunDir& run,
-                     Progress& progress)
+                     const Checkpointer& checkpoints, Progress& progress)
     : r_(r), where_(where), model_(model), opt_(opt), schedule_(schedule), loader_(loader), run_(run),
-      progress_(progress) {}
+      checkpoints_(checkpoints), progress_(progress) {}
 
 EpochStats TrainLoop::train_epoch(TrainerPosition& at) {
   set_training_mode(model_, r_.finetune.bn);
-  loader_.start_epoch(at.epoch);
+  loader_.start_epoch(at.epoch, at.current.batches);
   progress_.begin_epoch(at.epoch, r_.trainer.max_steps ? 0 : r_.trainer.epochs, loader_.batches_per_epoch());
-  EpochStats s;
-  s.lr = opt_.lr();
+  EpochStats& s = at.current;
+  if (!s.batches) s.lr = opt_.lr();
   // Each step's loss and top-1 count stay on the device until read back: every step
   // on the CPU, once per log interval on CUDA (a read waits for the GPU to catch up).
   std::vector<Pending> pending;
@@ -63,6 +65,14 @@ EpochStats TrainLoop::train_epoch(TrainerPosition& at) {
       where_.device.is_cpu() ? 1 : static_cast<size_t>(std::max<int64_t>(r_.trainer.log_every, 1));
   data::Batch b;
   while (!training_finished(r_, at) && loader_.next(b)) {
+    if (const int sig = stop_signal()) {  // before the step: the checkpoint resumes at this batch
+      read_back(pending, s, at.epoch, progress_, run_);
+      progress_.end_epoch();
+      const std::string dir = checkpoints_.save_step(at);
+      throw StopRequested(sig, std::string(sig == SIGINT ? "SIGINT" : "SIGTERM") + ": stopped at epoch " +
+                                   std::to_string(at.epoch + 1) + ", step " + std::to_string(at.step) +
+                                   "; checkpoint " + dir + " (continue with --resume auto)");
+    }
     s.lr = schedule_.lr_at(at.step);
     opt_.set_lr(s.lr);
     const Tensor labels = place(b.labels, where_);
@@ -78,10 +88,17 @@ EpochStats TrainLoop::train_epoch(TrainerPosition& at) {
                          b.index, at.step});
     }
     if (pending.size() >= read_every) read_back(pending, s, at.epoch, progress_, run_);
+    const int64_t every = r_.trainer.checkpoint_every_steps;
+    if (every > 0 && at.step % every == 0) {
+      read_back(pending, s, at.epoch, progress_, run_);
+      checkpoints_.save_step(at);
+    }
   }
   read_back(pending, s, at.epoch, progress_, run_);
   progress_.end_epoch();
-  return s;
+  const EpochStats done = s;
+  at.current = {};
+  return done;
 }
 
 bool evaluation_due(const Recipe& r, int64_t epoch, bool last) {

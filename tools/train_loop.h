@@ -28,19 +28,17 @@ struct DivergedError : Error {
 // Done: trainer.max_steps steps taken when set, else trainer.epochs epochs completed.
 bool training_finished(const Recipe& r, const TrainerPosition& at);
 
-// One epoch's training steps: sums over the images seen, and the last rate used.
-struct EpochStats {
-  double loss_sum = 0, lr = 0;
-  int64_t correct = 0, seen = 0, batches = 0;
-};
-
 class TrainLoop {
  public:
   TrainLoop(const Recipe& r, const Placement& where, Module& model, optim::Optimizer& opt,
-            const optim::LrSchedule& schedule, data::DataLoader& loader, const RunDir& run, Progress& progress);
-  // Trains epoch at.epoch from its first batch until it ends or training is finished,
-  // advancing at.step. A non-finite loss throws DivergedError naming the last good
-  // checkpoint.
+            const optim::LrSchedule& schedule, data::DataLoader& loader, const RunDir& run,
+            const Checkpointer& checkpoints, Progress& progress);
+  // Trains epoch at.epoch from batch at.current.batches (0, or where a step checkpoint
+  // left it) until it ends or training is finished, advancing at.step; writes a step
+  // checkpoint every trainer.checkpoint_every_steps steps. Returns the epoch's sums and
+  // resets at.current. A non-finite loss throws DivergedError naming the last good
+  // checkpoint; a stop signal (tools/preemption.h) writes a step checkpoint and throws
+  // StopRequested.
   EpochStats train_epoch(TrainerPosition& at);
 
  private:
@@ -51,6 +49,7 @@ class TrainLoop {
   const optim::LrSchedule& schedule_;
   data::DataLoader& loader_;
   const RunDir& run_;
+  const Checkpointer& checkpoints_;
   Progress& progress_;
 };
 

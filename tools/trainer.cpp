@@ -8,6 +8,7 @@
 #include "tools/evaluation.h"
 #include "tools/factories.h"
 #include "tools/model_setup.h"
+#include "tools/preemption.h"
 #include "tools/progress.h"
 #include "tools/run_dir.h"
 #include "tools/runtime.h"
@@ -19,6 +20,8 @@ void train(const Recipe& r, const std::optional<std::string>& resume) {
   configure_runtime(r);
   const Placement where = recipe_placement(r);
   const RunDir run(r.trainer.out_dir);
+  const RunLock lock(run.out());  // a second run into this folder is refused from here on
+  install_stop_handlers();
   const std::string resume_dir = run.resume_dir(resume);
   io::Checkpoint state;
   if (!resume_dir.empty()) state = io::load_checkpoint(resume_dir);  // before anything is written
@@ -45,7 +48,7 @@ void train(const Recipe& r, const std::optional<std::string>& resume) {
                r.data.dataset, train_loader->dataset().size(), test_loader->dataset().size(), steps_per_epoch,
                run.out().string());
   Progress progress(r.trainer.log_every, stderr_is_tty());
-  TrainLoop loop(r, where, *model, *opt, schedule, *train_loader, run, progress);
+  TrainLoop loop(r, where, *model, *opt, schedule, *train_loader, run, checkpoints, progress);
   while (!training_finished(r, at)) {
     const EpochStats stats = loop.train_epoch(at);
     ++at.epoch;

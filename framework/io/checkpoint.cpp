@@ -4,8 +4,9 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
+#include <nlohmann/json.hpp>
+
+#include "framework/io/durable.h"
 
 namespace fs = std::filesystem;
 
@@ -13,54 +14,98 @@ namespace nf::io {
 
 namespace {
 const char* kFiles[] = {"model.safetensors", "trainer_state.safetensors", "config.yaml"};
+const char* kManifest = "manifest.json";
+const char* kManifestFormat = "normforge-manifest-1";
 
 bool is_complete(const fs::path& dir) {
   for (const char* f : kFiles)
     if (!fs::is_regular_file(dir / f)) return false;
   return true;
 }
+
+// Throws the Verification's message when the folder is Bad.
+void check_manifest(const std::string& dir) {
+  const Verification v = verify_checkpoint(dir);
+  if (v.status == Verified::Bad) throw Error(v.message);
+}
 }  // namespace
 
 void save_checkpoint(const std::string& dir, const Checkpoint& c) {
   const fs::path final_dir(dir);
-  const fs::path tmp = final_dir.string() + ".tmp." + std::to_string(getpid());
+  const std::string tmp = final_dir.string() + ".tmp." + std::to_string(getpid());
   std::error_code ec;
   fs::remove_all(tmp, ec);
   fs::create_directories(tmp, ec);
-  NF_CHECK(!ec, tmp.string() + ": cannot create checkpoint folder (" + ec.message() + ")");
+  NF_CHECK(!ec, dir + ": cannot create checkpoint folder " + tmp + " (" + ec.message() + ")");
   try {
-    save_safetensors((tmp / "model.safetensors").string(), c.model);
-    save_safetensors((tmp / "trainer_state.safetensors").string(), c.trainer_state, c.trainer_meta);
-    write_file_atomic((tmp / "config.yaml").string(), c.config_yaml);
-    if (fs::exists(final_dir)) {  // replace: move the old one aside first, drop it after
-      const fs::path old = final_dir.string() + ".old." + std::to_string(getpid());
-      fs::remove_all(old);
-      fs::rename(final_dir, old);
-      fs::rename(tmp, final_dir);
-      fs::remove_all(old);
-    } else {
-      fs::rename(tmp, final_dir);
+    const std::pair<const char*, std::string> files[] = {
+        {kFiles[0], safetensors_bytes(c.model, {}, dir + "/" + kFiles[0])},
+        {kFiles[1], safetensors_bytes(c.trainer_state, c.trainer_meta, dir + "/" + kFiles[1])},
+        {kFiles[2], c.config_yaml}};
+    nlohmann::json manifest = {{"format", kManifestFormat}, {"files", nlohmann::json::object()}};
+    for (const auto& [name, bytes] : files) {
+      write_file_atomic(tmp + "/" + name, bytes);
+      manifest["files"][name] = {{"size", bytes.size()}, {"sha256", sha256_hex(bytes)}};
     }
-  } catch (const fs::filesystem_error& e) {
+    write_file_atomic(tmp + "/" + kManifest, manifest.dump(1) + "\n");
+    replace_dir(tmp, final_dir.string());
+  } catch (const Error& e) {
     fs::remove_all(tmp, ec);
-    throw Error(dir + ": cannot write checkpoint (" + e.code().message() + ")");
+    const std::string why = e.what();
+    throw Error(why.rfind(dir, 0) == 0 ? why : dir + ": checkpoint not written: " + why);
   } catch (...) {
     fs::remove_all(tmp, ec);
     throw;
   }
 }
 
+Verification verify_checkpoint(const std::string& dir) {
+  const fs::path d(dir);
+  if (!fs::is_directory(d)) return {Verified::Bad, dir + ": no such checkpoint folder"};
+  if (!fs::exists(d / kManifest))
+    return {Verified::NoManifest, dir + ": no manifest.json (written before normforge kept manifests): unverified"};
+  nlohmann::json m;
+  try {
+    m = nlohmann::json::parse(read_file((d / kManifest).string()));
+  } catch (const std::exception& e) {
+    return {Verified::Bad, (d / kManifest).string() + ": unreadable manifest (" + e.what() + ")"};
+  }
+  if (!m.is_object() || m.value("format", "") != kManifestFormat || !m.contains("files") || !m["files"].is_object())
+    return {Verified::Bad, (d / kManifest).string() + ": not a normforge manifest"};
+  for (auto& [name, entry] : m["files"].items()) {
+    const std::string path = (d / name).string();
+    if (name.find('/') != std::string::npos || !entry.is_object() || !entry.contains("size") ||
+        !entry["size"].is_number_unsigned() || !entry.contains("sha256") || !entry["sha256"].is_string())
+      return {Verified::Bad, (d / kManifest).string() + ": malformed entry for '" + name + "'"};
+    std::error_code ec;
+    if (!fs::is_regular_file(path, ec)) return {Verified::Bad, path + ": missing (listed in manifest.json)"};
+    const uint64_t size = fs::file_size(path, ec), want = entry["size"].get<uint64_t>();
+    if (ec || size != want)
+      return {Verified::Bad, path + ": " + std::to_string(size) + " bytes, the manifest says " + std::to_string(want) +
+                                 " (truncated or replaced)"};
+    std::string bytes;
+    try {
+      bytes = read_file(path);
+    } catch (const Error& e) {
+      return {Verified::Bad, e.what()};
+    }
+    if (sha256_hex(bytes) != entry["sha256"].get<std::string>())
+      return {Verified::Bad, path + ": SHA-256 differs from the manifest's (the file is corrupted)"};
+  }
+  for (const char* f : kFiles)
+    if (!m["files"].contains(f)) return {Verified::Bad, (d / kManifest).string() + ": does not list " + f};
+  return {Verified::Ok, dir + ": " + std::to_string(m["files"].size()) + " files verified (size and SHA-256)"};
+}
+
 Checkpoint load_checkpoint(const std::string& dir) {
   NF_CHECK(fs::is_directory(dir), dir + ": no such checkpoint folder");
   for (const char* f : kFiles)
     NF_CHECK(fs::is_regular_file(fs::path(dir) / f), dir + ": incomplete checkpoint (no " + f + ")");
+  check_manifest(dir);
   Checkpoint c;
   c.model = load_safetensors((fs::path(dir) / "model.safetensors").string());
   c.trainer_state = load_safetensors((fs::path(dir) / "trainer_state.safetensors").string(), &c.trainer_meta);
-  std::ifstream in(fs::path(dir) / "config.yaml");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  c.config_yaml = ss.str();
+  c.config_yaml = read_file((fs::path(dir) / "config.yaml").string());
   return c;
 }
 
@@ -68,6 +113,7 @@ TensorDict load_model_weights(const std::string& path) {
   if (fs::is_directory(path)) {
     fs::path f = fs::path(path) / "model.safetensors";
     NF_CHECK(fs::is_regular_file(f), path + ": no model.safetensors in this checkpoint folder");
+    check_manifest(path);
     return load_safetensors(f.string());
   }
   NF_CHECK(fs::is_regular_file(path), path + ": no such checkpoint file or folder");

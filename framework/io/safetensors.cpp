@@ -9,6 +9,8 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "framework/io/durable.h"
+
 namespace nf::io {
 
 namespace {
@@ -108,6 +110,10 @@ TensorDict load_safetensors(const std::string& path, Metadata* metadata) {
 }
 
 void save_safetensors(const std::string& path, const TensorDict& tensors, const Metadata& metadata) {
+  write_file_atomic(path, safetensors_bytes(tensors, metadata, path));
+}
+
+std::string safetensors_bytes(const TensorDict& tensors, const Metadata& metadata, const std::string& path) {
   nlohmann::json header = nlohmann::json::object();
   if (!metadata.empty()) header["__metadata__"] = metadata;
   uint64_t offset = 0;
@@ -126,27 +132,7 @@ void save_safetensors(const std::string& path, const TensorDict& tensors, const 
   bytes += h;
   bytes.reserve(bytes.size() + offset);
   for (const Tensor& t : host) bytes.append(static_cast<const char*>(t.raw_data()), t.nbytes());
-  write_file_atomic(path, bytes);
-}
-
-void write_file_atomic(const std::string& path, const std::string& bytes) {
-  const std::string tmp = path + ".tmp." + std::to_string(getpid());
-  FILE* f = std::fopen(tmp.c_str(), "wb");
-  NF_CHECK(f, path + ": cannot write (" + std::strerror(errno) + ")");
-  bool ok = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
-  ok = std::fflush(f) == 0 && ok;
-  ok = fsync(fileno(f)) == 0 && ok;
-  ok = std::fclose(f) == 0 && ok;
-  if (!ok) {
-    std::remove(tmp.c_str());
-    throw Error(path + ": write failed (disk full?)");
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::remove(tmp.c_str());
-    throw Error(path + ": cannot rename into place (" + ec.message() + ")");
-  }
+  return bytes;
 }
 
 }  // namespace nf::io

@@ -17,8 +17,7 @@ using Metadata = std::map<std::string, std::string>;
 
 TensorDict load_safetensors(const std::string& path, Metadata* metadata = nullptr);
 void save_safetensors(const std::string& path, const TensorDict& tensors, const Metadata& metadata = {});
-
-// Writes bytes to `path` atomically: a temporary file in the same folder, flushed, then renamed.
-void write_file_atomic(const std::string& path, const std::string& bytes);
+// The file's bytes (`path` only names it in errors).
+std::string safetensors_bytes(const TensorDict& tensors, const Metadata& metadata = {}, const std::string& path = "");
 
 }  // namespace nf::io
