@@ -38,7 +38,12 @@ void read_file(const Format& f, const fs::path& path, std::vector<uint8_t>& pixe
                std::vector<int64_t>& labels) {
   std::ifstream in(path, std::ios::binary);
   NF_CHECK(in, f.name + std::string(": cannot open ") + path.string());
-  std::vector<uint8_t> bytes(fs::file_size(path));
+  std::error_code ec;
+  const bool regular = fs::is_regular_file(path, ec);
+  const uintmax_t size = regular ? fs::file_size(path, ec) : 0;
+  NF_CHECK(regular && !ec, f.name + std::string(": cannot read ") + path.string() +
+                               (ec ? " (" + ec.message() + ")" : std::string(" (not a regular file)")));
+  std::vector<uint8_t> bytes(size);
   in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
   NF_CHECK(in, f.name + std::string(": cannot read ") + path.string());
   const int64_t record = f.label_bytes + kPixels;

@@ -47,14 +47,16 @@ std::vector<std::string> InMemoryDataset::class_names() const {
 }
 
 std::shared_ptr<Dataset> open_dataset(const std::string& name, const std::string& root, const std::string& split,
-                                      int64_t channels, int64_t image_size) {
+                                      int64_t channels, int64_t image_size, bool skip_bad_images) {
   NF_CHECK(split == "train" || split == "test", "dataset split '" + split + "': expected train or test");
   const bool train = split == "train";
   if (name == "cifar10") return load_cifar10(root, train);
   if (name == "cifar100") return load_cifar100(root, train);
   if (name == "fashion_mnist") return load_idx(IdxSet::FashionMnist, root, train);
   if (name == "mnist") return load_idx(IdxSet::Mnist, root, train);
-  if (name == "image_folder") return std::make_shared<ImageFolder>(root, split, ImageFolderOptions{channels, image_size, image_size});
+  if (name == "image_folder")
+    return std::make_shared<ImageFolder>(root, split,
+                                         ImageFolderOptions{channels, image_size, image_size, skip_bad_images});
   throw Error("dataset '" + name + "': expected cifar10, cifar100, fashion_mnist, mnist or image_folder");
 }
 

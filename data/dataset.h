@@ -54,8 +54,10 @@ class InMemoryDataset : public Dataset {
 // Opens a dataset by its recipe name: cifar10 | cifar100 | fashion_mnist | mnist |
 // image_folder. split is "train" or "test". channels and image_size apply to
 // image_folder only: 1 or 3 channels; every image resized to image_size x image_size
-// (0: the size of the first image found).
+// (0: the size of the first image found); skip_bad_images: drop the files that do not
+// decode (ImageFolderOptions::skip_bad_images) instead of failing on them.
 std::shared_ptr<Dataset> open_dataset(const std::string& name, const std::string& root,
-                                      const std::string& split, int64_t channels = 3, int64_t image_size = 0);
+                                      const std::string& split, int64_t channels = 3, int64_t image_size = 0,
+                                      bool skip_bad_images = false);
 
 }  // namespace nf::data

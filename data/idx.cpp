@@ -39,17 +39,27 @@ class IdxFile {
     return dims;
   }
 
-  // Reads exactly n bytes of data and checks that nothing follows.
+  // Reads exactly n bytes of data and checks that nothing follows. The buffer grows as
+  // data arrives, so a header that claims more than the file holds costs no more
+  // memory than the file.
   std::vector<uint8_t> data(int64_t n) {
-    std::vector<uint8_t> out(n);
-    read(out.data(), n, "data");
+    constexpr int64_t kChunk = int64_t(1) << 24;
+    std::vector<uint8_t> out;
+    while (static_cast<int64_t>(out.size()) < n) {
+      const int64_t start = static_cast<int64_t>(out.size()), len = std::min(kChunk, n - start);
+      out.resize(start + len);
+      const int64_t got = read_upto(out.data() + start, len);
+      NF_CHECK(got == len, path_ + ": truncated data: " + std::to_string(start + got) + " of " + std::to_string(n) +
+                               " bytes");
+    }
     uint8_t extra;
     NF_CHECK(gzread(f_, &extra, 1) == 0, path_ + ": more data than the IDX header's " + std::to_string(n) + " bytes");
     return out;
   }
 
  private:
-  void read(uint8_t* dst, int64_t n, const char* what) {
+  // Up to n bytes (fewer at the end of the file).
+  int64_t read_upto(uint8_t* dst, int64_t n) {
     int64_t done = 0;
     while (done < n) {
       const unsigned chunk = static_cast<unsigned>(std::min<int64_t>(n - done, 1 << 30));
@@ -61,6 +71,10 @@ class IdxFile {
       if (got == 0) break;
       done += got;
     }
+    return done;
+  }
+  void read(uint8_t* dst, int64_t n, const char* what) {
+    const int64_t done = read_upto(dst, n);
     NF_CHECK(done == n, path_ + ": truncated " + what + ": " + std::to_string(done) + " of " + std::to_string(n) +
                             " bytes");
   }
@@ -97,7 +111,9 @@ std::shared_ptr<InMemoryDataset> load_idx(IdxSet set, const std::string& root, b
 
   IdxFile images(image_path);
   const std::vector<int64_t> d = images.header(3);
-  NF_CHECK(d[0] * d[1] * d[2] <= (int64_t(1) << 34),
+  // Each dimension is below 2^32: check the product step by step, before it can overflow.
+  constexpr int64_t kMaxBytes = int64_t(1) << 34;
+  NF_CHECK(d[0] <= kMaxBytes / d[1] && d[0] * d[1] <= kMaxBytes / d[2],
            image_path + ": implausible IDX dimensions " + shape_str(d));
   std::vector<uint8_t> pixels = images.data(d[0] * d[1] * d[2]);
 

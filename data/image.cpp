@@ -2,12 +2,16 @@
 
 #ifdef NF_WITH_OPENCV
 #include <opencv2/core.hpp>
+#include <opencv2/core/utils/logger.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 #endif
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <mutex>
 
 namespace nf::data {
 
@@ -15,20 +19,41 @@ namespace nf::data {
 
 bool image_decoding_available() { return true; }
 
+namespace {
+// OpenCV logs each file it cannot decode ("[ WARN:0@1.2] ... imread_(...): can't read
+// header", codec errors) on stderr: the nf::Error naming the file says it once, on one
+// line. Silenced once, unless the user chose a level with OPENCV_LOG_LEVEL.
+void quiet_opencv() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    if (!std::getenv("OPENCV_LOG_LEVEL")) cv::utils::logging::setLogLevel(cv::utils::logging::LOG_LEVEL_SILENT);
+  });
+}
+}  // namespace
+
 Tensor decode_image(const std::string& path, int64_t channels, int64_t height, int64_t width) {
   NF_CHECK(channels == 1 || channels == 3,
            "decode_image(" + path + "): channels must be 1 or 3, got " + std::to_string(channels));
-  NF_CHECK(height >= 0 && width >= 0, "decode_image(" + path + "): negative size");
+  NF_CHECK(height >= 0 && width >= 0 && height <= (1 << 16) && width <= (1 << 16),
+           "decode_image(" + path + "): size " + std::to_string(height) + "x" + std::to_string(width) +
+               " outside [0, 65536]");
+  NF_CHECK(std::filesystem::is_regular_file(path), "cannot read image " + path + ": no such file");
+  quiet_opencv();
   cv::Mat img;
+  int h = 0, w = 0;
   try {
     img = cv::imread(path, channels == 3 ? cv::IMREAD_COLOR : cv::IMREAD_GRAYSCALE);
-  } catch (const cv::Exception& e) {
-    throw Error("cannot decode image " + path + ": " + e.msg);
+    NF_CHECK(!img.empty(), "cannot decode image " + path +
+                               ": not a readable image (corrupt, truncated, empty or an unsupported format)");
+    NF_CHECK(img.depth() == CV_8U && img.channels() == channels,
+             "cannot decode image " + path + ": decoded to an unexpected pixel type");
+    if (channels == 3) cv::cvtColor(img, img, cv::COLOR_BGR2RGB);
+    h = height ? static_cast<int>(height) : img.rows;
+    w = width ? static_cast<int>(width) : img.cols;
+    if (h != img.rows || w != img.cols) cv::resize(img, img, cv::Size(w, h), 0, 0, cv::INTER_LINEAR);
+  } catch (const cv::Exception& e) {  // OpenCV's own one-line description, not its multi-line what()
+    throw Error("cannot decode image " + path + ": " + e.err);
   }
-  NF_CHECK(!img.empty(), "cannot read image " + path + " (missing, unreadable or not an image)");
-  if (channels == 3) cv::cvtColor(img, img, cv::COLOR_BGR2RGB);
-  const int h = height ? static_cast<int>(height) : img.rows, w = width ? static_cast<int>(width) : img.cols;
-  if (h != img.rows || w != img.cols) cv::resize(img, img, cv::Size(w, h), 0, 0, cv::INTER_LINEAR);
   Tensor out = Tensor::empty({channels, h, w});
   float* dst = out.data<float>();
   for (int y = 0; y < h; ++y) {

@@ -1,9 +1,15 @@
 #include "data/image_folder.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <cstring>
+#include <exception>
 #include <filesystem>
+#include <mutex>
+#include <thread>
 
 #include "data/image.h"
 
@@ -26,6 +32,44 @@ std::vector<std::string> sorted_subdirs(const fs::path& dir) {
     if (e.is_directory()) names.push_back(e.path().filename().string());
   std::sort(names.begin(), names.end());
   return names;
+}
+
+// decode_image, its error naming the file and the way around it.
+Tensor decode(const std::string& file, int64_t channels, int64_t height = 0, int64_t width = 0) {
+  try {
+    return decode_image(file, channels, height, width);
+  } catch (const Error& e) {
+    throw Error("image_folder: " + std::string(e.what()) + "; data.skip_bad_images: true skips such files");
+  }
+}
+
+// Which of `files` decode_image cannot decode (1 = bad): each decoded once, on up to
+// 8 threads. Any other failure (out of memory) is rethrown.
+std::vector<char> find_undecodable(const std::vector<std::string>& files, int64_t channels) {
+  std::vector<char> bad(files.size(), 0);
+  std::atomic<size_t> next{0};
+  std::mutex mu;
+  std::exception_ptr failure;
+  auto work = [&] {
+    for (size_t i; (i = next++) < files.size();) {
+      try {
+        decode_image(files[i], channels);
+      } catch (const Error&) {
+        bad[i] = 1;
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(mu);
+        if (!failure) failure = std::current_exception();
+        next = files.size();
+      }
+    }
+  };
+  const size_t n = std::min<size_t>({8, std::max(1u, std::thread::hardware_concurrency()), files.size()});
+  std::vector<std::thread> threads;
+  for (size_t t = 1; t < n; ++t) threads.emplace_back(work);
+  work();
+  for (std::thread& t : threads) t.join();
+  if (failure) std::rethrow_exception(failure);
+  return bad;
 }
 
 }  // namespace
@@ -58,9 +102,33 @@ ImageFolder::ImageFolder(const std::string& root, const std::string& split, Imag
   }
   NF_CHECK(!files_.empty(), "image_folder: no image files (png, jpg, ...) under " + split_dir.string());
 
+  if (options.skip_bad_images) {
+    const std::vector<char> bad = find_undecodable(files_, options.channels);
+    std::vector<std::string> kept_files, skipped;
+    std::vector<int64_t> kept_labels;
+    for (size_t i = 0; i < files_.size(); ++i) {
+      if (bad[i]) {
+        skipped.push_back(files_[i]);
+        continue;
+      }
+      kept_files.push_back(std::move(files_[i]));
+      kept_labels.push_back(labels_[i]);
+    }
+    files_ = std::move(kept_files);
+    labels_ = std::move(kept_labels);
+    if (!skipped.empty()) {
+      std::string examples;
+      for (size_t i = 0; i < skipped.size() && i < 3; ++i) examples += (i ? ", " : "") + skipped[i];
+      spdlog::warn("skipped {} undecodable images in {} ({}{})", skipped.size(), split_dir.string(), examples,
+                   skipped.size() > 3 ? ", ..." : "");
+    }
+    NF_CHECK(!files_.empty(), "image_folder: none of the " + std::to_string(skipped.size()) +
+                                  " image files under " + split_dir.string() + " decodes");
+  }
+
   int64_t h = options.height, w = options.width;
   if (h == 0 || w == 0) {
-    const Tensor first = decode_image(files_[0], options.channels);
+    const Tensor first = decode(files_[0], options.channels);
     if (h == 0) h = first.size(1);
     if (w == 0) w = first.size(2);
   }
@@ -74,7 +142,7 @@ int64_t ImageFolder::label(int64_t i) const {
 
 void ImageFolder::get(int64_t i, float* chw_out, int64_t* label) const {
   check_index(i);
-  const Tensor img = decode_image(files_[i], shape_[0], shape_[1], shape_[2]);
+  const Tensor img = decode(files_[i], shape_[0], shape_[1], shape_[2]);
   std::memcpy(chw_out, img.data<float>(), img.nbytes());
   *label = labels_[i];
 }

@@ -4,6 +4,9 @@
 // both splits share one labelling; files are sorted by path. Images are decoded on
 // get() (data/image.h, OpenCV) to [channels, height, width]; height/width 0 means
 // the size of the first image, and every image is resized to that.
+// A file that does not decode is an nf::Error naming it, when it is read (or at
+// construction, with skip_bad_images: then every file is decoded once, the ones that
+// fail are dropped and counted in a warning "skipped N undecodable images in ROOT/SPLIT").
 #pragma once
 #include <string>
 #include <vector>
@@ -16,6 +19,7 @@ struct ImageFolderOptions {
   int64_t channels = 3;  // 1 (gray) or 3 (RGB)
   int64_t height = 0;
   int64_t width = 0;
+  bool skip_bad_images = false;  // decode every file once at construction; drop the undecodable ones
 };
 
 class ImageFolder : public Dataset {

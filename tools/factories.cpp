@@ -12,7 +12,8 @@
 namespace nf {
 
 std::shared_ptr<data::Dataset> open_recipe_dataset(const Recipe& r, const std::string& split) {
-  return data::open_dataset(r.data.dataset, r.data.root, split, r.model.in_channels, r.data.image_size);
+  return data::open_dataset(r.data.dataset, r.data.root, split, r.model.in_channels, r.data.image_size,
+                            r.data.skip_bad_images);
 }
 
 std::unique_ptr<data::DataLoader> make_loader(const Recipe& r, const std::string& split, bool for_training) {

@@ -43,7 +43,10 @@ data::Compose parse_transforms(YamlSection& parent, const std::string& key) {
     if (!item.IsMap() || item.size() != 1)
       parent.fail_at(item, what, "expected one transform such as {hflip: {p: 0.5}}");
     const std::string name = item.begin()->first.Scalar();
-    YamlSection args(item.begin()->second, what + "." + name, parent.origin());
+    const YAML::Node args_node = item.begin()->second;
+    if (args_node.IsDefined() && !args_node.IsNull() && !args_node.IsMap())
+      parent.fail_at(args_node, what + "." + name, "arguments must be a map such as {p: 0.5}");
+    YamlSection args(args_node, what + "." + name, parent.origin());
     if (name == "random_crop") {
       out.add<data::RandomCrop>(data::RandomCropOptions{args.get_int("size", 32, 1, 1 << 16), args.get_int("padding", 0, 0, 1 << 16)});
     } else if (name == "hflip") {
@@ -122,6 +125,7 @@ Recipe parse_recipe(const std::string& file, const std::vector<std::string>& set
   r.data.workers = d.get_int("workers", 2, 0, 64);
   r.data.shuffle = d.get_bool("shuffle", true);
   r.data.image_size = d.get_int("image_size", 32, 1, 4096);
+  r.data.skip_bad_images = d.get_bool("skip_bad_images", false);
   const std::string& ds = r.data.dataset;
   r.model.input_size = (ds == "fashion_mnist" || ds == "mnist") ? 28 : ds == "image_folder" ? r.data.image_size : 32;
   r.data.train_transforms = parse_transforms(d, "train_transforms");

@@ -23,6 +23,7 @@ struct DataSpec {
   int64_t workers = 2;
   bool shuffle = true;
   int64_t image_size = 32;  // image_folder: images are resized to image_size x image_size
+  bool skip_bad_images = false;  // image_folder: drop undecodable files (counted in the log) instead of failing
   data::Compose train_transforms, test_transforms;
 };
 

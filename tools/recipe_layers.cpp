@@ -13,7 +13,11 @@ class LayerReader {
 
   // Appends the entries of `list` (a YAML sequence at `path`) to `out`.
   void read_list(const YAML::Node& list, const std::string& path, std::vector<LayerSpec>& out) const {
+    // Bounds: an alias can make a list contain itself, and nested repeats multiply.
+    if (++depth_ > kMaxDepth)
+      fail(list, path, "layer lists nested more than " + std::to_string(kMaxDepth) + " deep (an alias that contains itself?)");
     for (size_t i = 0; i < list.size(); ++i) read_entry(list[i], path + "[" + std::to_string(i) + "]", out);
+    --depth_;
   }
 
  private:
@@ -22,6 +26,8 @@ class LayerReader {
   }
 
   void read_entry(const YAML::Node& item, const std::string& path, std::vector<LayerSpec>& out) const {
+    if (++entries_ > kMaxEntries)
+      fail(item, path, "more than " + std::to_string(kMaxEntries) + " layers once every repeat is written out");
     const char* shape_hint = "expected a layer: a name such as relu, or {conv: {out: 16, kernel: 3}}";
     LayerSpec l;
     YAML::Node args;
@@ -107,8 +113,12 @@ class LayerReader {
     return std::nullopt;
   }
 
+  static constexpr int kMaxDepth = 100;
+  static constexpr int64_t kMaxEntries = 20000;
   const ModelSpec& spec_;
   const YamlSection& model_;  // the model section: file and overrides, fail_at
+  mutable int depth_ = 0;
+  mutable int64_t entries_ = 0;
 };
 
 }  // namespace

@@ -23,6 +23,19 @@ size_t edit_distance(const std::string& a, const std::string& b) {
   return prev[b.size()];
 }
 
+// A value as an error message shows it: a scalar's text (shortened, on one line), else
+// what it is. Not YAML::Dump, which writes a map or list over several lines, in full.
+std::string describe(const YAML::Node& n) {
+  if (n.IsScalar()) {
+    std::string s = n.Scalar();
+    if (s.size() > 60) s = s.substr(0, 57) + "...";
+    for (char& c : s)
+      if (c == '\n' || c == '\r') c = ' ';
+    return "'" + s + "'";
+  }
+  return n.IsSequence() ? "a list" : n.IsMap() ? "a map" : "null";
+}
+
 std::string mark_str(const std::string& file, const YAML::Mark& m) {
   if (m.is_null()) return file;
   return file + ":" + std::to_string(m.line + 1) + ":" + std::to_string(m.column + 1);
@@ -90,7 +103,7 @@ int64_t YamlSection::get_int(const std::string& key, int64_t def, int64_t min, i
     return def;
   }
   int64_t x;
-  if (!v.IsScalar() || !YAML::convert<int64_t>::decode(v, x)) fail(key, "expected an integer, got '" + YAML::Dump(v) + "'");
+  if (!v.IsScalar() || !YAML::convert<int64_t>::decode(v, x)) fail(key, "expected an integer, got " + describe(v));
   if (x < min || x > max)
     fail(key, std::to_string(x) + " is out of range [" + std::to_string(min) + ", " + std::to_string(max) + "]");
   return x;
@@ -104,7 +117,7 @@ double YamlSection::get_float(const std::string& key, double def, double min, do
   }
   double x;
   if (!v.IsScalar() || !YAML::convert<double>::decode(v, x) || !std::isfinite(x))
-    fail(key, "expected a number, got '" + YAML::Dump(v) + "'");
+    fail(key, "expected a number, got " + describe(v));
   if (x < min || x > max) {
     std::ostringstream os;
     os << x << " is out of range [" << min << ", " << max << "]";
@@ -120,7 +133,7 @@ bool YamlSection::get_bool(const std::string& key, bool def) {
     return def;
   }
   bool x;
-  if (!v.IsScalar() || !YAML::convert<bool>::decode(v, x)) fail(key, "expected true or false, got '" + YAML::Dump(v) + "'");
+  if (!v.IsScalar() || !YAML::convert<bool>::decode(v, x)) fail(key, "expected true or false, got " + describe(v));
   return x;
 }
 
@@ -186,7 +199,7 @@ std::vector<double> YamlSection::get_float_list(const std::string& key, const st
   std::vector<double> out;
   for (const auto& e : v) {
     double x;
-    if (!e.IsScalar() || !YAML::convert<double>::decode(e, x)) fail(key, "expected a list of numbers, got '" + YAML::Dump(e) + "'");
+    if (!e.IsScalar() || !YAML::convert<double>::decode(e, x)) fail(key, "expected a list of numbers, got " + describe(e));
     out.push_back(x);
   }
   return out;
@@ -231,8 +244,12 @@ YAML::Node YamlSection::list(const std::string& key) {
 void YamlSection::finish(const std::vector<std::string>& also_known) const {
   std::vector<std::string> known(read_.begin(), read_.end());
   known.insert(known.end(), also_known.begin(), also_known.end());
+  std::map<std::string, YAML::Mark> seen;
   for (const auto& kv : node_) {
     const std::string k = kv.first.Scalar();
+    if (auto [it, first] = seen.emplace(k, kv.first.Mark()); !first)
+      throw Error(mark_str(origin_->file, kv.first.Mark()) + ": " + key_path(k) + ": given twice (first at " +
+                  mark_str(origin_->file, it->second) + ")");
     if (read_.count(k)) continue;
     std::string loc = origin_->overrides.count(key_path(k)) ? origin_->overrides.at(key_path(k))
                                                             : mark_str(origin_->file, kv.first.Mark());

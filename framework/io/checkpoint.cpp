@@ -70,7 +70,8 @@ Verification verify_checkpoint(const std::string& dir) {
   } catch (const std::exception& e) {
     return {Verified::Bad, (d / kManifest).string() + ": unreadable manifest (" + e.what() + ")"};
   }
-  if (!m.is_object() || m.value("format", "") != kManifestFormat || !m.contains("files") || !m["files"].is_object())
+  if (!m.is_object() || !m.contains("format") || m["format"] != kManifestFormat || !m.contains("files") ||
+      !m["files"].is_object())
     return {Verified::Bad, (d / kManifest).string() + ": not a normforge manifest"};
   for (auto& [name, entry] : m["files"].items()) {
     const std::string path = (d / name).string();

@@ -80,11 +80,12 @@ TensorDict load_safetensors(const std::string& path, Metadata* metadata) {
     DType dt = parse_dtype(entry["dtype"].get<std::string>(), where);
     Shape shape;
     NF_CHECK(entry["shape"].is_array(), where + ": shape is not a list");
-    uint64_t numel = 1;
+    uint64_t numel = 1, nonzero = 1;  // nonzero: the product of the other dims, bounded even when one is 0
     for (auto& d : entry["shape"]) {
       NF_CHECK(d.is_number_unsigned(), where + ": shape has a non-integer or negative dimension");
       uint64_t v = d.get<uint64_t>();
-      NF_CHECK(v < (1ull << 40) && (v == 0 || numel <= (1ull << 40) / v), where + ": shape is too large");
+      NF_CHECK(v < (1ull << 40) && (v == 0 || nonzero <= (1ull << 40) / v), where + ": shape is too large");
+      if (v != 0) nonzero *= v;
       numel *= v;
       shape.push_back(static_cast<int64_t>(v));
     }
