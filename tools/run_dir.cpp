@@ -56,16 +56,14 @@ void RunDir::move_earlier_run_aside() const {
 
 void RunDir::open(int64_t epoch) const {
   fs::create_directories(checkpoints_);
-  // Folders a killed run was writing (NAME.tmp.PID): never complete checkpoints, and
-  // nobody else writes here while this run holds the lock.
+  // What a killed run was writing or deleting (NAME.tmp.PID, files and folders): never
+  // complete, and nobody else writes here while this run holds the lock.
   for (const fs::path& dir : {out_, checkpoints_})
-    for (const auto& e : fs::directory_iterator(dir)) {
-      const std::string name = e.path().filename().string();
-      if (e.is_directory() && name.find(".tmp.") != std::string::npos) {
-        spdlog::info("removing {}, left by an interrupted checkpoint write", e.path().string());
+    for (const auto& e : fs::directory_iterator(dir))
+      if (e.path().filename().string().find(".tmp.") != std::string::npos) {
+        spdlog::info("removing {}, left by an interrupted write", e.path().string());
         fs::remove_all(e.path());
       }
-    }
   if (!fs::exists(metrics_)) return;
   const std::string text = io::read_file(metrics_.string());
   std::string keep;

@@ -28,8 +28,8 @@ class RunDir {
   // A fresh run never overwrites an earlier one: an out_dir holding a run is moved
   // aside, whole (but the lock), to OUT_DIR.prev-YYYYmmdd-HHMMSS.
   void move_earlier_run_aside() const;
-  // Creates checkpoints/, removes the partial folders of an interrupted checkpoint
-  // write (NAME.tmp.PID), and trims metrics.jsonl to the epochs up to `epoch` (the
+  // Creates checkpoints/, removes what an interrupted write or prune left (NAME.tmp.PID),
+  // and trims metrics.jsonl to the epochs up to `epoch` (the
   // resume point; 0 for a fresh run); a torn last line (a crash while writing it) is
   // dropped with a warning.
   void open(int64_t epoch) const;

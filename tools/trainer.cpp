@@ -49,7 +49,9 @@ void train(const Recipe& r, const std::optional<std::string>& resume) {
                run.out().string());
   Progress progress(r.trainer.log_every, stderr_is_tty());
   TrainLoop loop(r, where, *model, *opt, schedule, *train_loader, run, checkpoints, progress);
-  while (!training_finished(r, at)) {
+  // at.current.batches > 0: resumed inside an epoch whose end (evaluation, metrics line,
+  // best/, epoch checkpoint) is still to do, also when training is finished (max_steps).
+  while (!training_finished(r, at) || at.current.batches > 0) {
     const EpochStats stats = loop.train_epoch(at);
     ++at.epoch;
     const bool last = training_finished(r, at);

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
@@ -118,6 +119,8 @@ TensorDict load_model_weights(const std::string& path) {
     return load_safetensors(f.string());
   }
   NF_CHECK(fs::is_regular_file(path), path + ": no such checkpoint file or folder");
+  const fs::path folder = fs::path(path).parent_path();  // a file inside a checkpoint folder: checked too
+  if (fs::path(path).filename() == "model.safetensors" && fs::exists(folder / kManifest)) check_manifest(folder.string());
   return load_safetensors(path);
 }
 
@@ -140,7 +143,14 @@ std::vector<std::string> list_checkpoints(const std::string& parent, const std::
 
 void prune_checkpoints(const std::string& parent, int64_t keep, const std::string& prefix) {
   auto all = list_checkpoints(parent, prefix);
-  for (size_t i = 0; i + keep < all.size(); ++i) fs::remove_all(all[i]);
+  for (size_t i = 0; i + keep < all.size(); ++i) {
+    // Off its final name in one rename first: a crash while deleting leaves a
+    // NAME.tmp.PID folder (the trainer removes those), never an incomplete checkpoint.
+    const std::string doomed = all[i] + ".tmp." + std::to_string(getpid());
+    std::error_code ec;
+    fs::remove_all(doomed, ec);
+    if (std::rename(all[i].c_str(), doomed.c_str()) == 0) fs::remove_all(doomed, ec);
+  }
 }
 
 }  // namespace nf::io
