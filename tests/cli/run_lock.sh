@@ -24,7 +24,8 @@ wait_for_glob "$pid" "$X/checkpoints/step_*" 120 0.1 || { cat "$TMP/first.log" >
 for mode in fresh auto; do
   extra=()
   [ "$mode" = auto ] && extra=(--resume auto)
-  before=$(cd "$X" && ls -A | sort | tr '\n' ' ')
+  # (metrics.jsonl is left out: the running first train creates it when its first epoch ends)
+  before=$(cd "$X" && ls -A | grep -vx metrics.jsonl | sort | tr '\n' ' ')
   start=${EPOCHREALTIME/./}
   expect_error 1 "another normforge train is writing here \(process $pid\)" -- \
     "$NF" train configs/smoke.yaml "${args[@]}" --set trainer.out_dir="$X" "${extra[@]}"
@@ -34,7 +35,7 @@ for mode in fresh auto; do
   echo "run_lock: a second train ($mode) refused in $ms ms: $(grep -o 'another normforge.*' "$TMP/err" | cut -c1-80)..."
   kill -0 "$pid" 2>/dev/null || fail "the first train died when a second one ($mode) started"
   compgen -G "$X.prev-*" >/dev/null && fail "the refused train ($mode) moved the running one's folder aside"
-  after=$(cd "$X" && ls -A | sort | tr '\n' ' ')
+  after=$(cd "$X" && ls -A | grep -vx metrics.jsonl | sort | tr '\n' ' ')
   [ "$before" = "$after" ] || fail "the refused train ($mode) changed the out_dir: '$before' -> '$after'"
 done
 # read-only commands are not locked out

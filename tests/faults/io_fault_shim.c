@@ -209,61 +209,27 @@ static char* remembered(int fd) {
 
 static int needs_mode(int flags) { return (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE; }
 
-int open(const char* path, int flags, ...) {
-  ensure_init();
-  mode_t mode = 0;
-  if (needs_mode(flags)) {
-    va_list ap;
-    va_start(ap, flags);
-    mode = va_arg(ap, mode_t);
-    va_end(ap);
+// The open family: the optional mode argument read only when the flags carry one, the
+// real call made, the fd remembered with its path. One definition per interposed symbol.
+#define NF_OPEN_WRAPPER(name, real, params, args)  \
+  int name params {                                \
+    ensure_init();                                 \
+    mode_t mode = 0;                               \
+    if (needs_mode(flags)) {                       \
+      va_list ap;                                  \
+      va_start(ap, flags);                         \
+      mode = va_arg(ap, mode_t);                   \
+      va_end(ap);                                  \
+    }                                              \
+    const int fd = real args;                      \
+    remember(fd, path);                            \
+    return fd;                                     \
   }
-  const int fd = real_open(path, flags, mode);
-  remember(fd, path);
-  return fd;
-}
 
-int open64(const char* path, int flags, ...) {
-  ensure_init();
-  mode_t mode = 0;
-  if (needs_mode(flags)) {
-    va_list ap;
-    va_start(ap, flags);
-    mode = va_arg(ap, mode_t);
-    va_end(ap);
-  }
-  const int fd = real_open64(path, flags, mode);
-  remember(fd, path);
-  return fd;
-}
-
-int openat(int dirfd, const char* path, int flags, ...) {
-  ensure_init();
-  mode_t mode = 0;
-  if (needs_mode(flags)) {
-    va_list ap;
-    va_start(ap, flags);
-    mode = va_arg(ap, mode_t);
-    va_end(ap);
-  }
-  const int fd = real_openat(dirfd, path, flags, mode);
-  remember(fd, path);
-  return fd;
-}
-
-int openat64(int dirfd, const char* path, int flags, ...) {
-  ensure_init();
-  mode_t mode = 0;
-  if (needs_mode(flags)) {
-    va_list ap;
-    va_start(ap, flags);
-    mode = va_arg(ap, mode_t);
-    va_end(ap);
-  }
-  const int fd = real_openat64(dirfd, path, flags, mode);
-  remember(fd, path);
-  return fd;
-}
+NF_OPEN_WRAPPER(open, real_open, (const char* path, int flags, ...), (path, flags, mode))
+NF_OPEN_WRAPPER(open64, real_open64, (const char* path, int flags, ...), (path, flags, mode))
+NF_OPEN_WRAPPER(openat, real_openat, (int dirfd, const char* path, int flags, ...), (dirfd, path, flags, mode))
+NF_OPEN_WRAPPER(openat64, real_openat64, (int dirfd, const char* path, int flags, ...), (dirfd, path, flags, mode))
 
 int creat(const char* path, mode_t mode) {
   ensure_init();
