@@ -69,7 +69,7 @@ n2=$(calls ' rename .*/checkpoints/epoch_0001\.tmp\.[0-9]+ -> .*/epoch_0001 via=
 n3=$(calls ' rename .*/checkpoints/best\.tmp\.[0-9]+ -> .*/best via=' ' -> .*/epoch_0002 via=')  # best/ replaced
 [ -n "$n3" ] || n3=$(calls ' rename .*/checkpoints/best\.tmp\.[0-9]+ -> .*/best via=')
 n4=$(calls ' rename .*/final\.tmp\.[0-9]+/manifest\.json\.tmp\.')
-n5=$(calls ' unlink .*/checkpoints/step_0000030/')  # pruned by keep_last: one file of it deleted
+n5=$(calls ' unlink .*/checkpoints/step_0000030\.tmp\.[0-9]*/')  # pruned by keep_last: renamed aside, one file of it deleted
 [ -z "$n5" ] || n5=$((n5 + 1))
 for n in "$n1" "$n2" "$n3" "$n4" "$n5"; do
   [ -n "$n" ] || fail "a planned crash point is not in the shim's log $CRASH_CALLS"
