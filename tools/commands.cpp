@@ -97,9 +97,8 @@ void run_predict(const Recipe& r, const PredictSource& source, const std::vector
     NF_CHECK(meta.count("normforge.classes"), source.onnx + ": not a normforge export (no normforge.* metadata; "
                                                             "make one with `normforge export --format onnx`)");
     // The images are prepared as the recipe says: it must be what the file was made for.
-    for (const auto& [key, value] : deploy_metadata(r, false))
-      if (key == "normforge.mean" || key == "normforge.std")
-        NF_CHECK(meta.count(key) && meta.at(key) == value, source.onnx + ": exported for " + key.substr(10) + " " +
+    for (const auto& [key, value] : deploy_normalization(r))
+      NF_CHECK(meta.count(key) && meta.at(key) == value, source.onnx + ": exported for " + key.substr(10) + " " +
                                                               (meta.count(key) ? meta.at(key) : "?") +
                                                               " but the recipe normalizes with " + value);
     try {

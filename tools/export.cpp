@@ -25,13 +25,18 @@ int64_t count_batch_norms(const Module& model) {
 
 }  // namespace
 
-std::vector<std::pair<std::string, std::string>> deploy_metadata(const Recipe& r, bool folded) {
-  nlohmann::json mean = nlohmann::json::array(), std = nlohmann::json::array(), classes = nlohmann::json::array();
+std::vector<std::pair<std::string, std::string>> deploy_normalization(const Recipe& r) {
+  nlohmann::json mean = nlohmann::json::array(), std = nlohmann::json::array();
   for (const YAML::Node& t : r.resolved["data"]["test_transforms"])
     if (t["normalize"]) {
       mean = t["normalize"]["mean"].as<std::vector<double>>();
       std = t["normalize"]["std"].as<std::vector<double>>();
     }
+  return {{"normforge.mean", mean.dump()}, {"normforge.std", std.dump()}};
+}
+
+std::vector<std::pair<std::string, std::string>> deploy_metadata(const Recipe& r, bool folded) {
+  nlohmann::json classes = nlohmann::json::array();
   std::vector<std::string> names;
   try {  // class names from the dataset files when they are at hand
     names = open_recipe_dataset(r, "test")->class_names();
@@ -40,13 +45,14 @@ std::vector<std::pair<std::string, std::string>> deploy_metadata(const Recipe& r
   for (int64_t c = 0; c < r.model.num_classes; ++c)
     classes.push_back(c < static_cast<int64_t>(names.size()) ? names[c] : std::to_string(c));
   const Shape chw = recipe_input_shape(r);
-  return {{"normforge.mean", mean.dump()},
-          {"normforge.std", std.dump()},
+  auto meta = deploy_normalization(r);
+  meta.insert(meta.end(), {
           {"normforge.classes", classes.dump()},
           {"normforge.input", "float32 [N, " + std::to_string(chw[0]) + ", " + std::to_string(chw[1]) + ", " +
                                   std::to_string(chw[2]) + "]: pixels / 255, then (x - mean[c]) / std[c]"},
           {"normforge.model", r.model.name},
-          {"normforge.batch_norm_folded", folded ? "true" : "false"}};
+          {"normforge.batch_norm_folded", folded ? "true" : "false"}});
+  return meta;
 }
 
 void run_export(const Recipe& recipe, const std::string& checkpoint, const ExportOptions& o) {

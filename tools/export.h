@@ -28,5 +28,7 @@ void run_export(const Recipe& r, const std::string& checkpoint, const ExportOpti
 // ("normforge.mean", "normforge.std": the test-time normalize, [] without one;
 // "normforge.classes": the class names), and how it was made.
 std::vector<std::pair<std::string, std::string>> deploy_metadata(const Recipe& r, bool folded);
+// Its first two entries alone ("normforge.mean", "normforge.std"), without opening the data.
+std::vector<std::pair<std::string, std::string>> deploy_normalization(const Recipe& r);
 
 }  // namespace nf
