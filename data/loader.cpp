@@ -39,12 +39,31 @@ DataLoader::DataLoader(std::shared_ptr<const Dataset> dataset, LoaderOptions opt
       opt_(std::move(options)),
       in_shape_(checked(dataset_).sample_shape()),
       out_shape_(opt_.transforms.output_shape(in_shape_)),
-      num_batches_(count_batches(dataset_->size(), opt_)),
       window_(std::max<int64_t>(1, int64_t(opt_.workers) * opt_.prefetch)) {
   NF_CHECK(opt_.workers >= 0 && opt_.prefetch >= 1, "data loader: workers must be >= 0 and prefetch >= 1, got " +
                                                         std::to_string(opt_.workers) + " and " +
                                                         std::to_string(opt_.prefetch));
+  plan_shard();
   for (int w = 0; w < opt_.workers; ++w) threads_.emplace_back([this] { worker_loop(); });
+}
+
+void DataLoader::plan_shard() {
+  const int64_t N = dataset_->size(), W = opt_.world, r = opt_.rank;
+  NF_CHECK(W >= 1 && r >= 0 && r < W, "data loader: rank " + std::to_string(r) + " of " + std::to_string(W));
+  batch_start_ = {0};
+  if (opt_.shard == Shard::Samples) {
+    const int64_t per_rank = (N + W - 1) / W;  // padded: total = per_rank * W
+    for (int64_t i = 0; i < per_rank; ++i) positions_.push_back(r + i * W);
+    num_batches_ = count_batches(per_rank, opt_);
+    for (int64_t k = 1; k <= num_batches_; ++k) batch_start_.push_back(std::min(k * opt_.batch_size, per_rank));
+  } else {
+    const int64_t global = count_batches(N, opt_);
+    for (int64_t g = r; g < global; g += W) {
+      for (int64_t p = g * opt_.batch_size; p < std::min((g + 1) * opt_.batch_size, N); ++p) positions_.push_back(p);
+      batch_start_.push_back(static_cast<int64_t>(positions_.size()));
+    }
+    num_batches_ = static_cast<int64_t>(batch_start_.size()) - 1;
+  }
 }
 
 DataLoader::~DataLoader() {
@@ -145,7 +164,7 @@ void DataLoader::worker_loop() {
 
 Batch DataLoader::make_batch(const std::vector<int64_t>& order, int64_t epoch, int64_t index) const {
   const int64_t n = static_cast<int64_t>(order.size());
-  const int64_t begin = index * opt_.batch_size, count = std::min(opt_.batch_size, n - begin);
+  const int64_t begin = batch_start_[index], count = batch_start_[index + 1] - begin;
   const int64_t in_numel = shape_numel(in_shape_), out_numel = shape_numel(out_shape_);
   Batch b;
   b.index = index;
@@ -155,10 +174,10 @@ Batch DataLoader::make_batch(const std::vector<int64_t>& order, int64_t epoch, i
   int64_t* labels = b.labels.data<int64_t>();
   std::vector<float> buf;
   for (int64_t k = 0; k < count; ++k) {
-    const int64_t pos = begin + k;
+    const int64_t pos = positions_[begin + k];  // beyond n: padding, the order's first samples again
     buf.resize(in_numel);
     Shape shape = in_shape_;
-    dataset_->get(order[pos], buf.data(), &labels[k]);
+    dataset_->get(order[pos % n], buf.data(), &labels[k]);
     Generator gen(derive_seed({opt_.seed, kSampleStream, uint64_t(epoch), uint64_t(pos)}));
     opt_.transforms.apply(buf, shape, gen);
     NF_CHECK(shape == out_shape_, "data loader: transforms produced " + shape_str(shape) + ", expected " +

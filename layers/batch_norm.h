@@ -4,8 +4,9 @@
 // BatchNorm1d takes [N, C] or [N, C, L]; BatchNorm2d takes [N, C, H, W].
 // Training mode (or no running statistics) normalizes with batch statistics and
 // updates the running ones (per group of options.virtual_batch samples when set: ghost
-// batch norm); eval mode uses the running statistics. The math is
-// ops::batch_norm (framework/ops/batch_norm.h).
+// batch norm; over every rank's samples with options.sync in a data-parallel run); eval
+// mode uses the running statistics. The math is ops::batch_norm
+// (framework/ops/batch_norm.h) and ops::sync_batch_norm.
 #pragma once
 #include <optional>
 
@@ -22,6 +23,10 @@ struct BatchNormOptions {
   // Ghost batch norm: training normalizes each group of this many samples on its own
   // (ops::batch_norm's virtual_batch, >= 2); nullopt: the whole batch.
   std::optional<int64_t> virtual_batch;
+  // SyncBatchNorm (recipe model.bn.sync): in a data-parallel run, training normalizes
+  // with the statistics of the global batch, every rank's samples
+  // (ops::sync_batch_norm); alone, or in evaluation, it changes nothing.
+  bool sync = false;
 };
 
 class BatchNorm : public Norm {

@@ -65,6 +65,8 @@ ModulePtr make_batch_norm(const LayerSpec& l, const Shape& in, Shape& out) {
   o.affine = l.b("affine");
   o.track_running_stats = l.b("track_running_stats");
   if (auto v = l.opt("virtual_batch")) o.virtual_batch = static_cast<int64_t>(*v);
+  o.sync = l.b("sync");
+  if (o.sync && o.virtual_batch) fail(l, "sync and virtual_batch exclude each other (ghost batches are per rank)");
   out = in;
   if (in.size() == 3) return std::make_shared<BatchNorm2d>(in[0], o);
   if (in.size() == 1) return std::make_shared<BatchNorm1d>(in[0], o);
@@ -136,7 +138,7 @@ const std::map<std::string, LayerType>& registry() {
       {"linear", {{out, bias}, make_linear}},
       {"batch_norm",
        {{{"momentum", A::Float, 0.1, 0, 1, true}, eps, affine, {"track_running_stats", A::Bool, 1.0},
-         {"virtual_batch", A::Int, std::nullopt, 2, kBig, true}},
+         {"virtual_batch", A::Int, std::nullopt, 2, kBig, true}, {"sync", A::Bool, 0.0}},
         make_batch_norm}},
       {"group_norm", {{{"groups", A::Int, std::nullopt, 1, kBig}, eps, affine}, make_group_norm}},
       {"layer_norm", {{eps}, make_layer_norm}},
@@ -200,6 +202,7 @@ std::optional<std::vector<ArgSpec>> layer_arguments(const std::string& type, con
     for (ArgSpec& a : args) {
       if (a.key == "momentum") a.def = bn.momentum;
       if (a.key == "eps") a.def = bn.eps;
+      if (a.key == "sync") a.def = bn.sync ? 1.0 : 0.0;
     }
   return args;
 }

@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "framework/core/random.h"
+#include "framework/dist/process_group.h"
 #include "tools/model_setup.h"
 
 namespace nf {
@@ -28,6 +29,12 @@ TrainerPosition Checkpointer::restore(const std::string& dir, const io::Checkpoi
   io::TensorDict opt_state = state.trainer_state;
   NF_CHECK(opt_state.count("epoch") && state.trainer_meta.count("rng.default"),
            dir + ": trainer_state.safetensors lacks epoch or RNG state");
+  const int world = dist::world().size();
+  const int written_by = state.trainer_meta.count("world_size") ? std::stoi(state.trainer_meta.at("world_size")) : 1;
+  NF_CHECK(written_by == world,
+           dir + ": written by a run of " + std::to_string(written_by) + " rank(s); this run has " +
+               std::to_string(world) + ". Resume with the same number of ranks (mpirun -np " +
+               std::to_string(written_by) + "): each rank's shard of the data and the global batch depend on it");
   TrainerPosition at;
   at.epoch = static_cast<int64_t>(opt_state.at("epoch").item());
   opt_state.erase("epoch");
@@ -58,12 +65,14 @@ io::Checkpoint Checkpointer::make(const TrainerPosition& at) const {
                     {"epoch.batches", std::to_string(at.current.batches)},
                     {"epoch.loss_sum", fmt_double(at.current.loss_sum)},
                     {"epoch.correct", std::to_string(at.current.correct)},
-                    {"epoch.seen", std::to_string(at.current.seen)}, {"epoch.lr", fmt_double(at.current.lr)}};
+                    {"epoch.seen", std::to_string(at.current.seen)}, {"epoch.lr", fmt_double(at.current.lr)},
+                    {"world_size", std::to_string(dist::world().size())}};
   c.config_yaml = dump_recipe(r_);
   return c;
 }
 
 void Checkpointer::save_epoch(const TrainerPosition& at, bool whole_epoch, bool is_best) const {
+  if (!dist::world().is_root()) return;
   if (whole_epoch && r_.trainer.checkpoint_every > 0 && at.epoch % r_.trainer.checkpoint_every == 0) {
     char name[32];
     std::snprintf(name, sizeof name, "epoch_%04lld", (long long)at.epoch);
@@ -77,12 +86,14 @@ std::string Checkpointer::save_step(const TrainerPosition& at) const {
   char name[32];
   std::snprintf(name, sizeof name, "step_%07lld", (long long)at.step);
   const std::string dir = (run_.checkpoints() / name).string();
+  if (!dist::world().is_root()) return dir;
   io::save_checkpoint(dir, make(at));
   io::prune_checkpoints(run_.checkpoints().string(), r_.trainer.keep_last, "step_");
   return dir;
 }
 
 void Checkpointer::save_final(const TrainerPosition& at) const {
+  if (!dist::world().is_root()) return;
   io::save_checkpoint((run_.out() / "final").string(), make(at));
 }
 

@@ -4,6 +4,9 @@
 // epoch_NNNN every trainer.checkpoint_every whole epochs, step_NNNNNNN every
 // trainer.checkpoint_every_steps steps and when a stop signal arrives (trainer.keep_last
 // of each kind kept), best/ on a new best test top-1, final/ at the end.
+// In a data-parallel run only rank 0 writes (the ranks hold the same state: see
+// tools/distributed.h); a checkpoint records the world size, and restoring it into a
+// run of another size is an error.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -19,7 +22,8 @@ namespace nf {
 // An epoch's training steps so far: sums over the images seen, and the last rate used.
 struct EpochStats {
   double loss_sum = 0, lr = 0;
-  int64_t correct = 0, seen = 0, batches = 0;
+  int64_t correct = 0, seen = 0, batches = 0;  // over every rank (batches: steps)
+  double allreduce_wait = 0;  // seconds this rank waited for gradient allreduces (not saved)
 };
 
 // Where training stands; a checkpoint saves it and a resumed run starts from it.

@@ -12,6 +12,7 @@
 
 #include "data/image.h"
 #include "framework/autograd/autograd.h"
+#include "framework/dist/process_group.h"
 #include "framework/io/checkpoint.h"
 #include "framework/io/durable.h"
 #include "tools/evaluation.h"
@@ -52,6 +53,7 @@ void run_eval(const Recipe& r, const std::string& checkpoint, const std::string&
   auto loader = make_loader(r, split, false);
   std::vector<float> logits;
   EvalResult e = evaluate(*model, *loader, recipe_placement(r), logits_path.empty() ? nullptr : &logits);
+  if (!dist::world().is_root()) return;  // a data-parallel eval: rank 0 reports the whole set
   if (!logits_path.empty())
     write_npy(logits_path, logits, {e.samples, static_cast<int64_t>(logits.size()) / e.samples});
   if (json) {

@@ -15,6 +15,9 @@ struct EvalResult {
 };
 
 // Evaluates in eval mode under NoGradGuard; restores the module's previous mode.
+// In a data-parallel run (framework/dist) every rank calls it with its shard of the
+// batches (a loader with data::Shard::Batches) and gets the totals of the whole set,
+// exactly the numbers of one process: per-batch results are summed in batch order.
 // Batches go where `where` says (the model must already be there). With `logits`, also
 // every sample's logits, [samples, classes] F32 on the CPU, in the loader's order.
 EvalResult evaluate(Module& model, data::DataLoader& loader, const Placement& where = {},

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <set>
 
+#include "framework/dist/process_group.h"
 #include "framework/optim/adamw.h"
 #include "framework/optim/sgd.h"
 #include "layers/norm.h"
@@ -30,6 +31,8 @@ std::unique_ptr<data::DataLoader> make_loader(const Recipe& r, const std::string
   o.workers = static_cast<int>(r.data.workers);
   o.seed = r.seed;
   o.transforms = for_training ? r.data.train_transforms : r.data.test_transforms;
+  o.rank = dist::world().rank(), o.world = dist::world().size();
+  o.shard = for_training ? data::Shard::Samples : data::Shard::Batches;
   return std::make_unique<data::DataLoader>(ds, o);
 }
 

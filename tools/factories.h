@@ -18,7 +18,9 @@ namespace nf {
 std::shared_ptr<data::Dataset> open_recipe_dataset(const Recipe& r, const std::string& split);
 
 // The split as a loader, checked against model.in_channels and model.num_classes;
-// train loaders shuffle and augment per the recipe, test loaders do neither.
+// train loaders shuffle and augment per the recipe, test loaders do neither. In a
+// data-parallel run each rank's loader holds its shard: of the samples for training
+// (data.batch_size per rank), of the batches for evaluation (data::Shard).
 std::unique_ptr<data::DataLoader> make_loader(const Recipe& r, const std::string& split, bool for_training);
 
 // The recipe's optimizer over the model's trainable parameters (two groups when

@@ -8,6 +8,9 @@
 //   normforge recalibrate-bn CONFIG --checkpoint PATH [--batches N] -o OUTDIR
 //   normforge verify  PATH      (exit 0 verified, 1 a bad file, 2 unverified: no manifest)
 //   normforge bench   CONFIG [--batch N] [--iters N] [--threads N] [--json]
+// Under an MPI launcher (mpirun -np N normforge train|eval ..., srun) the N processes
+// are the ranks of one data-parallel run (framework/dist, tools/distributed.h); an
+// error on any rank ends every rank (MPI_Abort) with that rank's exit code.
 // Exit codes: 0 success, 1 error (bad recipe, data, checkpoint...), 2 bad command
 // line, 3 training diverged (NaN/Inf loss), 128+N stopped by signal N (SIGTERM, SIGINT)
 // after writing a step checkpoint. Errors are one line on stderr.
@@ -20,15 +23,39 @@
 
 #include "tools/bench.h"
 #include "tools/commands.h"
+#include "tools/distributed.h"
 #include "tools/export.h"
 #include "tools/preemption.h"
 #include "tools/train_loop.h"
 #include "tools/trainer.h"
 
+namespace {
+
+// Ends this process with `code` after the one-line message: in a data-parallel run the
+// rank is named, and a failure on one rank (uncoordinated) takes every rank down.
+int finish(int code, const char* prefix, const char* what, bool every_rank_agrees) {
+  const nf::dist::ProcessGroup& g = nf::dist::world();
+  if (!g.distributed()) {
+    std::fprintf(stderr, "%snormforge: %s\n", prefix, what);
+    return code;
+  }
+  if (!every_rank_agrees || g.is_root()) std::fprintf(stderr, "%snormforge: rank %d: %s\n", prefix, g.rank(), what);
+  std::fflush(stderr);
+  if (!every_rank_agrees) g.abort(code);
+  return code;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   using namespace nf;
+  dist::init();  // joins the MPI job when started by mpirun/srun; nothing otherwise
+  struct Finalize {
+    ~Finalize() { dist::finalize(); }  // on every return below
+  } finalize;
   spdlog::set_default_logger(spdlog::stderr_color_mt("normforge"));  // stdout is for results (--json)
   spdlog::set_pattern("[%H:%M:%S] %v");
+  configure_rank_logging();
   CLI::App app{"normforge: train, evaluate and fine-tune BatchNorm CNNs from YAML recipes"};
   app.require_subcommand(1);
   std::string config, checkpoint, resume, split = "test", logits, onnx;
@@ -139,15 +166,12 @@ int main(int argc, char** argv) {
     } else if (*bench_cmd) {
       run_bench(parse_recipe(config, sets), bench);
     }
-  } catch (const StopRequested& e) {
-    std::fprintf(stderr, "\nnormforge: %s\n", e.what());
-    return 128 + e.signal;
-  } catch (const DivergedError& e) {
-    std::fprintf(stderr, "\nnormforge: error: %s\n", e.what());
-    return 3;
+  } catch (const StopRequested& e) {  // every rank stops at the same step (train_loop.cpp)
+    return finish(128 + e.signal, "\n", e.what(), true);
+  } catch (const DivergedError& e) {  // every rank sees the same global loss
+    return finish(3, "\n", (std::string("error: ") + e.what()).c_str(), true);
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "normforge: error: %s\n", e.what());
-    return 1;
+    return finish(1, "", (std::string("error: ") + e.what()).c_str(), false);
   }
   return 0;
 }

@@ -6,6 +6,8 @@
 
 #include "framework/autograd/autograd.h"
 #include "framework/core/random.h"
+#include "framework/backends/cuda/nccl.h"
+#include "framework/dist/process_group.h"
 #include "framework/io/checkpoint.h"
 #include "layers/linear.h"
 #include "layers/norm.h"
@@ -38,6 +40,9 @@ Placement recipe_placement(const Recipe& r) {
   if (p.device.is_cpu()) return p;
   NF_CHECK(cuda_available(), r.file + ": device: " + r.device + " but no CUDA GPU was found on this machine");
   p.channels_last = r.channels_last;
+  const dist::ProcessGroup& g = dist::world();
+  if (g.distributed())  // each rank its own GPU, round-robin over this machine's
+    p.device = Device::cuda(g.local_rank() % cuda::device_count());
   return p;
 }
 

@@ -20,7 +20,8 @@ struct Placement {
   bool channels_last = false;
 };
 
-// The recipe's placement; fails clearly when it asks for a GPU that is not there.
+// The recipe's placement; fails clearly when it asks for a GPU that is not there. In a
+// data-parallel run on CUDA, rank r takes GPU (local rank % GPUs of its machine).
 Placement recipe_placement(const Recipe& r);
 
 // A batch tensor on the placement's device (the upload is asynchronous on CUDA);

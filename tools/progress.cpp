@@ -8,7 +8,7 @@ namespace nf {
 
 bool stderr_is_tty() { return isatty(fileno(stderr)); }
 
-Progress::Progress(int64_t log_every, bool tty) : log_every_(log_every), tty_(tty) {}
+Progress::Progress(int64_t log_every, bool tty, bool shown) : log_every_(log_every), tty_(tty), shown_(shown) {}
 
 void Progress::begin_epoch(int64_t epoch, int64_t epochs, int64_t batches) {
   epoch_ = epoch, epochs_ = epochs, batches_ = batches, images_ = 0;
@@ -21,6 +21,7 @@ double Progress::epoch_seconds() const {
 
 void Progress::step(int64_t batch, double loss, double top1, double lr, int64_t images) {
   images_ += images;
+  if (!shown_) return;
   auto now = std::chrono::steady_clock::now();
   const double secs = epoch_seconds();
   const double ips = secs > 0 ? images_ / secs : 0;
@@ -42,7 +43,7 @@ void Progress::step(int64_t batch, double loss, double top1, double lr, int64_t 
 }
 
 void Progress::end_epoch() {
-  if (tty_) std::fprintf(stderr, "\r\033[K");
+  if (tty_ && shown_) std::fprintf(stderr, "\r\033[K");
 }
 
 }  // namespace nf

@@ -1,5 +1,6 @@
 // Training progress: a live single-line bar on a terminal, plain lines every
-// `log_every` steps otherwise (logs, CI).
+// `log_every` steps otherwise (logs, CI); nothing when not `shown` (the ranks of a
+// data-parallel run but rank 0).
 #pragma once
 #include <chrono>
 #include <cstdint>
@@ -9,7 +10,7 @@ namespace nf {
 
 class Progress {
  public:
-  Progress(int64_t log_every, bool tty);
+  Progress(int64_t log_every, bool tty, bool shown = true);
   void begin_epoch(int64_t epoch, int64_t epochs, int64_t batches);
   // After each step: running means over the epoch so far.
   void step(int64_t batch, double loss, double top1, double lr, int64_t images);
@@ -18,7 +19,7 @@ class Progress {
 
  private:
   int64_t log_every_;
-  bool tty_;
+  bool tty_, shown_;
   int64_t epoch_ = 0, epochs_ = 0, batches_ = 0, images_ = 0;
   std::chrono::steady_clock::time_point start_, last_draw_;
 };

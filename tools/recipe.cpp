@@ -100,6 +100,7 @@ Recipe parse_recipe(const std::string& file, const std::vector<std::string>& set
   YamlSection bn = m.section("bn");
   r.model.bn.momentum = bn.get_optional_float("momentum", 0.1, 0.0, 1.0);
   r.model.bn.eps = bn.get_float("eps", 1e-5, 1e-12, 1.0);
+  r.model.bn.sync = bn.get_bool("sync", false);
   bn.finish();
   if (m.has("layers")) {  // the network as a list; the built-in models' keys do not apply
     if (m.has("name")) m.fail("name", "give model.name (a built-in model) or model.layers (your own), not both");
@@ -186,6 +187,7 @@ Recipe parse_recipe(const std::string& file, const std::vector<std::string>& set
   r.trainer.eval_every = t.get_int("eval_every", 1, 0, 1 << 30);
   r.trainer.checkpoint_every = t.get_int("checkpoint_every", 1, 0, 1 << 30);
   r.trainer.checkpoint_every_steps = t.get_int("checkpoint_every_steps", 0, 0, 1 << 30);
+  r.trainer.bucket_mb = t.get_float("bucket_mb", 0.25, 1e-3, 1024.0);
   r.trainer.keep_last = t.get_int("keep_last", 3, 1, 1 << 20);
   r.trainer.log_every = t.get_int("log_every", 50, 1, 1 << 30);
   r.trainer.out_dir = t.get_string("out_dir", "runs/" + r.model.name + "_" + r.data.dataset);

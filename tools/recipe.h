@@ -54,6 +54,7 @@ struct TrainerSpec {
   std::optional<int64_t> max_steps;
   int64_t eval_every = 1, checkpoint_every = 1, keep_last = 3, log_every = 50;
   int64_t checkpoint_every_steps = 0;  // step_NNNNNNN checkpoints inside epochs (0: none)
+  double bucket_mb = 0.25;  // data-parallel runs: gradients are allreduced in buckets of about this size
   std::string out_dir = "runs/default";
 };
 

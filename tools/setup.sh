@@ -9,6 +9,7 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config
   libdnnl-dev ocl-icd-opencl-dev opencl-headers libyaml-cpp-dev libspdlog-dev libfmt-dev libgtest-dev libgmock-dev
   libcli11-dev nlohmann-json3-dev libopencv-dev libopencv-dnn-dev zlib1g-dev libonnx-dev libprotobuf-dev libssl-dev
+  libopenmpi-dev openmpi-bin
   python3-torch python3-yaml python3-numpy python3-onnx python3-opencv dataset-fashion-mnist
 )
 missing=()

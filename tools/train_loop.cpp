@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "framework/autograd/autograd.h"
+#include "framework/dist/process_group.h"
 #include "framework/ops/loss.h"
 #include "framework/ops/metrics.h"
 #include "tools/preemption.h"
@@ -23,19 +24,25 @@ struct Pending {
   int64_t n, index, step;
 };
 
-// Reads the pending steps back into the epoch's sums (and the progress line); a
-// non-finite loss stops training.
+// Reads the pending steps back into the epoch's sums (and the progress line): in a
+// data-parallel run, each step's loss, top-1 count and images summed over the ranks. A
+// non-finite loss stops training (on every rank alike: the sums are global).
 void read_back(std::vector<Pending>& pending, EpochStats& s, int64_t epoch, Progress& progress, const RunDir& run) {
-  for (const Pending& p : pending) {
-    const double lv = p.loss.item();
+  std::vector<double> sums;
+  for (const Pending& p : pending)
+    sums.insert(sums.end(), {p.loss.item() * p.n, static_cast<double>(p.correct.item()), static_cast<double>(p.n)});
+  dist::world().allreduce_sum(sums.data(), static_cast<int64_t>(sums.size()));
+  for (size_t i = 0; i < pending.size(); ++i) {
+    const double loss_sum = sums[3 * i], correct = sums[3 * i + 1], n = sums[3 * i + 2];
+    const double lv = loss_sum / n;
     if (!std::isfinite(lv))
       throw DivergedError("loss is " + std::string(std::isnan(lv) ? "NaN" : "infinite") + " at epoch " +
-                          std::to_string(epoch + 1) + ", step " + std::to_string(p.step) +
+                          std::to_string(epoch + 1) + ", step " + std::to_string(pending[i].step) +
                           "; training stopped (last good checkpoint: " + run.last_checkpoint() + ")");
-    s.loss_sum += lv * p.n;
-    s.correct += static_cast<int64_t>(p.correct.item());
-    s.seen += p.n;
-    progress.step(p.index, s.loss_sum / s.seen, double(s.correct) / s.seen, s.lr, p.n);
+    s.loss_sum += loss_sum;
+    s.correct += static_cast<int64_t>(correct);
+    s.seen += static_cast<int64_t>(n);
+    progress.step(pending[i].index, s.loss_sum / s.seen, double(s.correct) / s.seen, s.lr, static_cast<int64_t>(n));
   }
   pending.clear();
 }
@@ -48,9 +55,9 @@ bool training_finished(const Recipe& r, const TrainerPosition& at) {
 
 TrainLoop::TrainLoop(const Recipe& r, const Placement& where, Module& model, optim::Optimizer& opt,
                      const optim::LrSchedule& schedule, data::DataLoader& loader, const RunDir& run,
-                     const Checkpointer& checkpoints, Progress& progress)
+                     const Checkpointer& checkpoints, Progress& progress, dist::GradReducer* reducer)
     : r_(r), where_(where), model_(model), opt_(opt), schedule_(schedule), loader_(loader), run_(run),
-      checkpoints_(checkpoints), progress_(progress) {}
+      checkpoints_(checkpoints), progress_(progress), reducer_(reducer) {}
 
 EpochStats TrainLoop::train_epoch(TrainerPosition& at) {
   set_training_mode(model_, r_.finetune.bn);
@@ -65,7 +72,8 @@ EpochStats TrainLoop::train_epoch(TrainerPosition& at) {
       where_.device.is_cpu() ? 1 : static_cast<size_t>(std::max<int64_t>(r_.trainer.log_every, 1));
   data::Batch b;
   while (!training_finished(r_, at) && loader_.next(b)) {
-    if (const int sig = stop_signal()) {  // before the step: the checkpoint resumes at this batch
+    // Before the step, and agreed by every rank: the checkpoint resumes at this batch.
+    if (const int sig = static_cast<int>(dist::world().allreduce_max(stop_signal()))) {
       read_back(pending, s, at.epoch, progress_, run_);
       progress_.end_epoch();
       const std::string dir = checkpoints_.save_step(at);
@@ -80,6 +88,10 @@ EpochStats TrainLoop::train_epoch(TrainerPosition& at) {
     Tensor loss = ops::cross_entropy(logits, labels, r_.label_smoothing);
     opt_.zero_grad();
     loss.backward();
+    if (reducer_) {
+      reducer_->finish();
+      s.allreduce_wait += reducer_->last_wait_seconds();
+    }
     opt_.step();
     ++at.step, ++s.batches;
     {
@@ -107,6 +119,7 @@ bool evaluation_due(const Recipe& r, int64_t epoch, bool last) {
 
 void report_epoch(const RunDir& run, const TrainerPosition& at, const EpochStats& s,
                   const std::optional<EvalResult>& test, double seconds) {
+  if (!dist::world().is_root()) return;
   const int64_t seen = std::max<int64_t>(s.seen, 1);
   nlohmann::json line = {{"epoch", at.epoch}, {"step", at.step}, {"lr", s.lr}, {"train_loss", s.loss_sum / seen},
                          {"train_top1", double(s.correct) / seen}, {"test_loss", nullptr}, {"test_top1", nullptr},
@@ -119,6 +132,8 @@ void report_epoch(const RunDir& run, const TrainerPosition& at, const EpochStats
   }
   spdlog::info("epoch {} step {} | train loss {:.4f} top1 {:.2f}%{} | lr {:.5f} | {:.1f}s", at.epoch, at.step,
                line["train_loss"].get<double>(), 100 * line["train_top1"].get<double>(), test_msg, s.lr, seconds);
+  if (dist::world().distributed())
+    line["allreduce_wait_ms"] = 1e3 * s.allreduce_wait / std::max<int64_t>(s.batches, 1);  // per step, rank 0
   run.append_metrics(line);
 }
 

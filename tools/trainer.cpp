@@ -3,8 +3,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include "framework/dist/process_group.h"
 #include "framework/io/checkpoint.h"
 #include "tools/checkpointing.h"
+#include "tools/distributed.h"
 #include "tools/evaluation.h"
 #include "tools/factories.h"
 #include "tools/model_setup.h"
@@ -17,12 +19,16 @@
 namespace nf {
 
 void train(const Recipe& r, const std::optional<std::string>& resume) {
+  const dist::ProcessGroup& group = dist::world();
   configure_runtime(r);
   const Placement where = recipe_placement(r);
   const RunDir run(r.trainer.out_dir);
-  const RunLock lock(run.out());  // a second run into this folder is refused from here on
+  // Only rank 0 writes into out_dir: it alone holds the lock and picks the checkpoint
+  // to resume from (the others read that same folder: a filesystem every rank sees).
+  std::optional<RunLock> lock;
+  if (group.is_root()) lock.emplace(run.out());  // a second run into this folder is refused from here on
   install_stop_handlers();
-  const std::string resume_dir = run.resume_dir(resume);
+  const std::string resume_dir = group.broadcast(group.is_root() ? run.resume_dir(resume) : std::string());
   io::Checkpoint state;
   if (!resume_dir.empty()) state = io::load_checkpoint(resume_dir);  // before anything is written
 
@@ -40,21 +46,29 @@ void train(const Recipe& r, const std::optional<std::string>& resume) {
   } else {
     if (r.finetune.recalibrate_bn_batches > 0)
       recalibrate_bn(*model, *train_loader, r.finetune.recalibrate_bn_batches, where);
-    run.move_earlier_run_aside();
+    if (group.is_root()) run.move_earlier_run_aside();
   }
-  run.open(at.epoch);
+  if (group.is_root()) run.open(at.epoch);
+  broadcast_model(*model);  // every rank starts from rank 0's weights and statistics
+  const std::unique_ptr<dist::GradReducer> reducer = make_grad_reducer(r, *model);
+  if (group.distributed())
+    spdlog::info("data parallel: {} ranks x batch {} = global batch {}; {} gradient buckets; BatchNorm {}",
+                 group.size(), r.data.batch_size, group.size() * r.data.batch_size, reducer->buckets(),
+                 r.model.bn.sync ? "synchronized (model.bn.sync)" : "per rank (running statistics from rank 0)");
 
   spdlog::info("training {} on {} ({} train / {} test images, {} steps per epoch) -> {}", r.model.name,
                r.data.dataset, train_loader->dataset().size(), test_loader->dataset().size(), steps_per_epoch,
                run.out().string());
-  Progress progress(r.trainer.log_every, stderr_is_tty());
-  TrainLoop loop(r, where, *model, *opt, schedule, *train_loader, run, checkpoints, progress);
+  Progress progress(r.trainer.log_every, stderr_is_tty(), group.is_root());
+  TrainLoop loop(r, where, *model, *opt, schedule, *train_loader, run, checkpoints, progress, reducer.get());
   // at.current.batches > 0: resumed inside an epoch whose end (evaluation, metrics line,
   // best/, epoch checkpoint) is still to do, also when training is finished (max_steps).
   while (!training_finished(r, at) || at.current.batches > 0) {
     const EpochStats stats = loop.train_epoch(at);
     ++at.epoch;
     const bool last = training_finished(r, at);
+    broadcast_buffers(*model);  // the running statistics evaluated and saved are rank 0's
+    check_replicas_identical(*model);
     std::optional<EvalResult> test;
     if (evaluation_due(r, at.epoch, last)) test = evaluate(*model, *test_loader, where);
     const bool is_best = test && test->top1 > at.best_top1;

@@ -80,6 +80,7 @@ void Tensor::backward(const Tensor& grad_output) const {
       Tensor acc(t->grad);
       accumulate_grad(acc, grad.is_contiguous() ? grad : grad.contiguous());
       t->grad = acc.impl_ptr();
+      if (t->on_grad_ready) t->on_grad_ready();
       continue;
     }
     // Take the closure and inputs out of the Node: the graph is freed as we go, and

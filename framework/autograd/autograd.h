@@ -2,7 +2,9 @@
 // gets a Node holding the op's inputs and a backward closure that maps the output's
 // gradient to one gradient per input (undefined where an input needs none).
 // Tensor::backward() sorts the graph topologically and runs the closures in reverse,
-// summing gradients that meet; leaves accumulate into .grad(). Each Node is released
+// summing gradients that meet; leaves accumulate into .grad() (and then call their
+// on_grad_ready hook, if set: a leaf is reached after every op that used it, so its
+// gradient is final for the pass). Each Node is released
 // as soon as it has run, so the graph is freed by the end of backward().
 //
 // The only global mutable state is the grad mode (thread-local), switched by NoGradGuard.

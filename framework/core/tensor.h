@@ -8,6 +8,7 @@
 // and pooling produce and consume without reordering.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <memory>
 #include <string>
@@ -43,6 +44,9 @@ struct TensorImpl {
   bool requires_grad = false;
   std::shared_ptr<TensorImpl> grad;    // accumulated gradient (leaves)
   std::shared_ptr<Node> grad_fn;       // producer in the autograd graph (non-leaves)
+  // Leaves: called by backward() once this leaf's gradient of the pass is complete
+  // (the gradient reducer of data-parallel training starts its allreduce from it).
+  std::function<void()> on_grad_ready;
   bool blocked16 = false;  // MemoryFormat::Blocked16; strides are then those of NCHW, unused
 };
 

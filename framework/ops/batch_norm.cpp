@@ -24,8 +24,36 @@ namespace nf::ops {
 
 namespace {
 
-void check_inputs(const Tensor& x, const Tensor& weight, const Tensor& bias, const BatchNormState& s,
-                  bool use_batch_stats) {
+// The samples [start, start + size) of each group along N (see batch_norm.h): blocks of
+// virtual_batch, a last block of one merged into the one before; one group without it.
+struct Group {
+  int64_t start, size;
+};
+std::vector<Group> batch_groups(int64_t N, std::optional<int64_t> virtual_batch) {
+  const int64_t V = virtual_batch ? std::min(*virtual_batch, N) : N;
+  std::vector<Group> groups;
+  for (int64_t start = 0; start < N; start += V) groups.push_back({start, std::min(V, N - start)});
+  if (groups.size() > 1 && groups.back().size == 1) {
+    groups.pop_back();
+    groups.back().size += 1;
+  }
+  return groups;
+}
+
+// The factor of group g's blend (of G, in order) such that the G sequential blends
+// r = (1 - a_g) r + a_g v_g give r = (1 - f) r + f * mean_g(v_g): each v_g weighs f / G,
+// the last one directly; a_g = (f / G) / W_g with W_g = 1 - (G - 1 - g) f / G, the weight
+// left to r and the groups before g (1 - a_g = W_{g-1} / W_g telescopes to 1 - f).
+// G = 1: a_0 = f exactly.
+double group_factor(double f, int64_t g, int64_t G) {
+  const double share = f / static_cast<double>(G);
+  return share / (1.0 - static_cast<double>(G - 1 - g) * share);
+}
+
+}  // namespace
+
+void check_batch_norm_inputs(const Tensor& x, const Tensor& weight, const Tensor& bias, const BatchNormState& s,
+                             bool use_batch_stats, const Tensor& residual) {
   NF_CHECK(x.dim() >= 2 && x.dim() <= 4,
            "batch_norm: expected input [N, C], [N, C, L] or [N, C, H, W], got " + x.str());
   check_dtype("batch_norm", x, DType::F32);
@@ -47,27 +75,17 @@ void check_inputs(const Tensor& x, const Tensor& weight, const Tensor& bias, con
   NF_CHECK(x.numel() > 0, "batch_norm: empty input " + shape_str(x.shape()));
   NF_CHECK(!use_batch_stats || x.numel() / C > 1,
            "Expected more than 1 value per channel when training, got input size " + shape_str(x.shape()));
-}
-
-// The samples [start, start + size) of each group along N (see batch_norm.h): blocks of
-// virtual_batch, a last block of one merged into the one before; one group without it.
-struct Group {
-  int64_t start, size;
-};
-std::vector<Group> batch_groups(int64_t N, std::optional<int64_t> virtual_batch) {
-  const int64_t V = virtual_batch ? std::min(*virtual_batch, N) : N;
-  std::vector<Group> groups;
-  for (int64_t start = 0; start < N; start += V) groups.push_back({start, std::min(V, N - start)});
-  if (groups.size() > 1 && groups.back().size == 1) {
-    groups.pop_back();
-    groups.back().size += 1;
+  if (residual.defined()) {
+    check_same_device("batch_norm", {x, residual});
+    check_dtype("batch_norm", residual, DType::F32);
+    NF_CHECK(residual.shape() == x.shape(), "batch_norm: residual " + shape_str(residual.shape()) +
+                                                " does not match the input " + shape_str(x.shape()));
   }
-  return groups;
 }
 
 // num_batches_tracked += 1 (on its device) and the step's factor f: momentum, or
 // 1 / num_batches_tracked (the cumulative average; one synchronizing read on CUDA).
-double advance_count(Tensor& num_batches_tracked, std::optional<double> momentum) {
+double advance_batch_count(Tensor& num_batches_tracked, std::optional<double> momentum) {
   switch (num_batches_tracked.device().type) {
     case DeviceType::CPU: num_batches_tracked.data<int64_t>()[0] += 1; break;
     case DeviceType::CUDA: cuda::increment_(num_batches_tracked); break;
@@ -75,18 +93,6 @@ double advance_count(Tensor& num_batches_tracked, std::optional<double> momentum
   }
   return momentum ? *momentum : 1.0 / num_batches_tracked.item();
 }
-
-// The factor of group g's blend (of G, in order) such that the G sequential blends
-// r = (1 - a_g) r + a_g v_g give r = (1 - f) r + f * mean_g(v_g): each v_g weighs f / G,
-// the last one directly; a_g = (f / G) / W_g with W_g = 1 - (G - 1 - g) f / G, the weight
-// left to r and the groups before g (1 - a_g = W_{g-1} / W_g telescopes to 1 - f).
-// G = 1: a_0 = f exactly.
-double group_factor(double f, int64_t g, int64_t G) {
-  const double share = f / static_cast<double>(G);
-  return share / (1.0 - static_cast<double>(G - 1 - g) * share);
-}
-
-}  // namespace
 
 void check_virtual_batch(std::optional<int64_t> virtual_batch) {
   NF_CHECK(!virtual_batch || *virtual_batch >= 2,
@@ -97,15 +103,9 @@ void check_virtual_batch(std::optional<int64_t> virtual_batch) {
 Tensor batch_norm(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias_in, BatchNormState& state,
                   bool use_batch_stats, std::optional<double> momentum, double eps, const BatchNormFusion& fuse,
                   std::optional<int64_t> virtual_batch) {
-  check_inputs(x_in, weight_in, bias_in, state, use_batch_stats);
+  check_batch_norm_inputs(x_in, weight_in, bias_in, state, use_batch_stats, fuse.residual);
   check_virtual_batch(virtual_batch);
   const Tensor& res_in = fuse.residual;
-  if (res_in.defined()) {
-    check_same_device("batch_norm", {x_in, res_in});
-    check_dtype("batch_norm", res_in, DType::F32);
-    NF_CHECK(res_in.shape() == x_in.shape(), "batch_norm: residual " + shape_str(res_in.shape()) +
-                                                 " does not match the input " + shape_str(x_in.shape()));
-  }
   const int64_t C = x_in.size(1);
   // Evaluation normalizes each sample alone: one group, whatever virtual_batch says.
   const std::vector<Group> groups = batch_groups(x_in.size(0), use_batch_stats ? virtual_batch : std::nullopt);
@@ -135,7 +135,7 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& weight_in, const Tensor& bia
     mean = (grad ? state.running_mean.clone() : state.running_mean.contiguous().detach()).view({1, C});
     var = (grad ? state.running_var.clone() : state.running_var.contiguous().detach()).view({1, C});
   }
-  const double f = tracked ? advance_count(state.num_batches_tracked, momentum) : 0.0;  // 0: unused
+  const double f = tracked ? advance_batch_count(state.num_batches_tracked, momentum) : 0.0;  // 0: unused
   Tensor y = Tensor::empty(x.shape(), DType::F32, x.device(), layout);
   for (int64_t g = 0; g < G; ++g) {
     Tensor xg = part(x, g), yg = part(y, g), mean_g = row(mean, g), var_g = row(var, g);

@@ -61,6 +61,13 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, Bat
 // The error batch_norm raises for a virtual_batch below 2 (for layers to check early).
 void check_virtual_batch(std::optional<int64_t> virtual_batch);
 
+// Shared with sync_batch_norm: batch_norm's checks of its inputs (residual undefined:
+// none), and num_batches_tracked += 1 on its device returning the step's blend factor,
+// momentum or 1 / num_batches_tracked (the cumulative average).
+void check_batch_norm_inputs(const Tensor& x, const Tensor& weight, const Tensor& bias, const BatchNormState& s,
+                             bool use_batch_stats, const Tensor& residual);
+double advance_batch_count(Tensor& num_batches_tracked, std::optional<double> momentum);
+
 // Folds an eval-mode BN into the convolution before it (inference, no autograd):
 //   s[o] = gamma[o] / sqrt(running_var[o] + eps)   (in double)
 //   w'[o, ...] = w[o, ...] * s[o],   b'[o] = (b[o] - running_mean[o]) * s[o] + beta[o]

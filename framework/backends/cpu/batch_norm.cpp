@@ -97,10 +97,9 @@ struct Partials {
   }
 };
 
-// Batch mean and biased variance per channel in double; also stored, rounded, into
-// the [C] tensors the forward and backward use.
-void batch_mean_var(const Tensor& x, std::vector<double>& mean, std::vector<double>& var, Tensor& mean_f,
-                    Tensor& var_f) {
+}  // namespace
+
+void batch_norm_moments(const Tensor& x, std::vector<double>& mean, std::vector<double>& var) {
   const Rows rows(x);
   const float* px = x.data<float>();
   const std::vector<float> shift = rows.first_pixel(px);
@@ -111,18 +110,21 @@ void batch_mean_var(const Tensor& x, std::vector<double>& mean, std::vector<doub
   std::vector<double> s1, s2;
   part.total(s1, s2);
   const double n = static_cast<double>(rows.M);
+  mean.resize(rows.C), var.resize(rows.C);
   for (int64_t c = 0; c < rows.C; ++c) {
     const double d = s1[c] / n;
     mean[c] = shift[c] + d;
     var[c] = std::max(0.0, s2[c] / n - d * d);
-    mean_f.data<float>()[c] = static_cast<float>(mean[c]);
-    var_f.data<float>()[c] = static_cast<float>(var[c]);
   }
 }
 
-// The PyTorch running-statistics blend from the double batch statistics of n values.
-void update_running_stats(Tensor& running_mean, Tensor& running_var, const std::vector<double>& mean,
-                          const std::vector<double>& var, int64_t n, double factor) {
+void batch_norm_set_stats(const std::vector<double>& mean, const std::vector<double>& var, int64_t n, Tensor& mean_f,
+                          Tensor& var_f, Tensor& running_mean, Tensor& running_var, double factor) {
+  for (size_t c = 0; c < mean.size(); ++c) {
+    mean_f.data<float>()[c] = static_cast<float>(mean[c]);
+    var_f.data<float>()[c] = static_cast<float>(var[c]);
+  }
+  if (!running_mean.defined()) return;
   const double unbias = static_cast<double>(n) / static_cast<double>(n - 1);
   float* rm = running_mean.data<float>();
   float* rv = running_var.data<float>();
@@ -132,15 +134,11 @@ void update_running_stats(Tensor& running_mean, Tensor& running_var, const std::
   }
 }
 
-}  // namespace
-
 void batch_norm_stats(const Tensor& x, Tensor& mean, Tensor& var, Tensor& running_mean, Tensor& running_var,
                       double factor) {
-  const int64_t C = x.size(1);
-  std::vector<double> batch_mean(C), batch_var(C);
-  batch_mean_var(x, batch_mean, batch_var, mean, var);
-  if (running_mean.defined())
-    update_running_stats(running_mean, running_var, batch_mean, batch_var, x.numel() / C, factor);
+  std::vector<double> batch_mean, batch_var;
+  batch_norm_moments(x, batch_mean, batch_var);
+  batch_norm_set_stats(batch_mean, batch_var, x.numel() / x.size(1), mean, var, running_mean, running_var, factor);
 }
 
 // y = relu?(weight * (x - mean) / sqrt(var + eps) + bias + res?) with the given [C] statistics.
@@ -167,41 +165,59 @@ void batch_norm_apply(const Tensor& x, const Tensor& w, const Tensor& b, const T
 //   dweight = sum_dy_xmu * invstd, dbias = sum_dy.
 // dy here is the gradient masked by the fused ReLU (y_relu: its output, or undefined);
 // dres (if defined) receives that masked gradient. Only defined outputs are computed.
-void batch_norm_backward(const Tensor& x, const Tensor& g, const Tensor& y_relu, const Tensor& w,
-                         const Tensor& mean, const Tensor& var, double eps, bool batch_stats, Tensor& dx, Tensor& dw,
-                         Tensor& db, Tensor& dres) {
+BatchNormGradSums batch_norm_grad_sums(const Tensor& x, const Tensor& g, const Tensor& y_relu, const Tensor& mean,
+                                       Tensor& dres) {
   const Rows rows(x);
   const int64_t C = rows.C;
-  const double n = static_cast<double>(rows.M);
   const float *px = x.data<float>(), *pg = g.data<float>(), *pm = mean.data<float>();
   const float* py = y_relu.defined() ? y_relu.data<float>() : nullptr;
   float* pres = dres.defined() ? dres.data<float>() : nullptr;
-  std::vector<double> sum_dy(C, 0.0), sum_dy_xmu(C, 0.0);
-  if ((dx.defined() && batch_stats) || dw.defined() || db.defined() || pres) {
-    Partials part(rows);
-    std::vector<float> masked(rows.threads * C);  // one row of scratch per thread, allocated once
-    rows.for_segments([&](int t, const Segment& s) {
-      sum_grad(px + s.offset, pg + s.offset, py ? py + s.offset : nullptr, pres ? pres + s.offset : nullptr,
-               masked.data() + t * C, s.r0, s.r1, s.width, pm + s.c0, part.a_of(t) + s.c0, part.b_of(t) + s.c0);
-    });
-    part.total(sum_dy, sum_dy_xmu);
-  }
+  Partials part(rows);
+  std::vector<float> masked(rows.threads * C);  // one row of scratch per thread, allocated once
+  rows.for_segments([&](int t, const Segment& s) {
+    sum_grad(px + s.offset, pg + s.offset, py ? py + s.offset : nullptr, pres ? pres + s.offset : nullptr,
+             masked.data() + t * C, s.r0, s.r1, s.width, pm + s.c0, part.a_of(t) + s.c0, part.b_of(t) + s.c0);
+  });
+  BatchNormGradSums sums;
+  part.total(sums.dy, sums.dy_xmu);
+  return sums;
+}
+
+void batch_norm_grad_apply(const Tensor& x, const Tensor& g, const Tensor& y_relu, const Tensor& w,
+                           const Tensor& mean, const Tensor& var, double eps, bool batch_stats,
+                           const BatchNormGradSums& local, const BatchNormGradSums& total, double n, Tensor& dx,
+                           Tensor& dw, Tensor& db) {
+  const Rows rows(x);
+  const int64_t C = rows.C;
   std::vector<float> scale(C), grad_mean(C, 0.f), k(C, 0.f);
   for (int64_t c = 0; c < C; ++c) {
     const double invstd = 1.0 / std::sqrt(static_cast<double>(var.data<float>()[c]) + eps);
-    if (dw.defined()) dw.data<float>()[c] = static_cast<float>(sum_dy_xmu[c] * invstd);
-    if (db.defined()) db.data<float>()[c] = static_cast<float>(sum_dy[c]);
+    if (dw.defined()) dw.data<float>()[c] = static_cast<float>(local.dy_xmu[c] * invstd);
+    if (db.defined()) db.data<float>()[c] = static_cast<float>(local.dy[c]);
     scale[c] = static_cast<float>(invstd * (w.defined() ? w.data<float>()[c] : 1.0f));
     if (batch_stats) {
-      grad_mean[c] = static_cast<float>(sum_dy[c] / n);
-      k[c] = static_cast<float>(sum_dy_xmu[c] * invstd * invstd / n);
+      grad_mean[c] = static_cast<float>(total.dy[c] / n);
+      k[c] = static_cast<float>(total.dy_xmu[c] * invstd * invstd / n);
     }
   }
   if (!dx.defined()) return;
+  const float *px = x.data<float>(), *pg = g.data<float>(), *pm = mean.data<float>();
+  const float* py = y_relu.defined() ? y_relu.data<float>() : nullptr;
   rows.for_segments([&](int, const Segment& s) {
     grad_input(px + s.offset, pg + s.offset, py ? py + s.offset : nullptr, dx.data<float>() + s.offset, s.r0, s.r1,
                s.width, pm + s.c0, grad_mean.data() + s.c0, k.data() + s.c0, scale.data() + s.c0);
   });
+}
+
+void batch_norm_backward(const Tensor& x, const Tensor& g, const Tensor& y_relu, const Tensor& w,
+                         const Tensor& mean, const Tensor& var, double eps, bool batch_stats, Tensor& dx, Tensor& dw,
+                         Tensor& db, Tensor& dres) {
+  const int64_t C = x.size(1);
+  BatchNormGradSums sums{std::vector<double>(C, 0.0), std::vector<double>(C, 0.0)};
+  if ((dx.defined() && batch_stats) || dw.defined() || db.defined() || dres.defined())
+    sums = batch_norm_grad_sums(x, g, y_relu, mean, dres);
+  batch_norm_grad_apply(x, g, y_relu, w, mean, var, eps, batch_stats, sums, sums, static_cast<double>(x.numel() / C),
+                        dx, dw, db);
 }
 
 void fold_batch_norm(const float* src, const float* pb, const float* mean, const float* var, const float* pg,

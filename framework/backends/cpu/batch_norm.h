@@ -13,6 +13,7 @@
 // thread; each thread sums its range into its own [C] partials, combined in thread order.
 #pragma once
 #include <cstdint>
+#include <vector>
 
 #include "framework/core/tensor.h"
 
@@ -23,6 +24,14 @@ namespace nf::cpu {
 // r = (1 - factor) * r + factor * v, the variance unbiased (n / (n - 1), n = M).
 void batch_norm_stats(const Tensor& x, Tensor& mean, Tensor& var, Tensor& running_mean, Tensor& running_var,
                       double factor);
+
+// The two halves of batch_norm_stats, for SyncBatchNorm (framework/ops/sync_batch_norm.h),
+// which combines every rank's moments in between: the batch mean and biased variance
+// of x per channel in double; then mean/var rounded into the [C] tensors and, with
+// running_mean/var defined, the blend above with the variance unbiased by n / (n - 1).
+void batch_norm_moments(const Tensor& x, std::vector<double>& mean, std::vector<double>& var);
+void batch_norm_set_stats(const std::vector<double>& mean, const std::vector<double>& var, int64_t n, Tensor& mean_f,
+                          Tensor& var_f, Tensor& running_mean, Tensor& running_var, double factor);
 
 // y = relu?(x * alpha + beta + residual?), alpha = weight / sqrt(var + eps),
 // beta = bias - mean * alpha (per channel); residual undefined: none.
@@ -38,6 +47,20 @@ void batch_norm_apply(const Tensor& x, const Tensor& weight, const Tensor& bias,
 void batch_norm_backward(const Tensor& x, const Tensor& g, const Tensor& y_relu, const Tensor& weight,
                          const Tensor& mean, const Tensor& var, double eps, bool batch_stats, Tensor& dx,
                          Tensor& dweight, Tensor& dbias, Tensor& dres);
+
+// The two halves of batch_norm_backward, for SyncBatchNorm: the per-channel sums in
+// double (g' masked by the fused ReLU and written to dres if defined); then dweight and
+// dbias from the `local` sums and dx from the `total` ones over n values (for one
+// process both are the same sums, n = the values per channel of x).
+struct BatchNormGradSums {
+  std::vector<double> dy, dy_xmu;  // sum g', sum g' * (x - mean); [C]
+};
+BatchNormGradSums batch_norm_grad_sums(const Tensor& x, const Tensor& g, const Tensor& y_relu, const Tensor& mean,
+                                       Tensor& dres);
+void batch_norm_grad_apply(const Tensor& x, const Tensor& g, const Tensor& y_relu, const Tensor& weight,
+                           const Tensor& mean, const Tensor& var, double eps, bool batch_stats,
+                           const BatchNormGradSums& local, const BatchNormGradSums& total, double n, Tensor& dx,
+                           Tensor& dweight, Tensor& dbias);
 
 // ops::fold_batch_norm on raw pointers (b, gamma, beta may be null: 0, 1, 0):
 // w [O, per_out], mean/var [O]; writes wf [O, per_out] and bf [O].

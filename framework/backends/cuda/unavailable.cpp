@@ -14,6 +14,7 @@
 #include "framework/backends/cuda/linear.h"
 #include "framework/backends/cuda/loss.h"
 #include "framework/backends/cuda/metrics.h"
+#include "framework/backends/cuda/nccl.h"
 #include "framework/backends/cuda/optimizer_update.h"
 #include "framework/backends/cuda/pool.h"
 #include "framework/backends/cuda/reduce.h"
@@ -52,6 +53,14 @@ void set_allow_tf32(bool) { unavailable("cuda::set_allow_tf32"); }
 bool allow_tf32() { return false; }
 void set_cudnn_benchmark(bool) { unavailable("cuda::set_cudnn_benchmark"); }
 bool cudnn_benchmark() { return false; }
+
+// nccl.h
+int device_count() { return 0; }
+NcclId nccl_unique_id() { unavailable("cuda::nccl_unique_id"); }
+void nccl_init(const NcclId&, int, int, Device) { unavailable("cuda::nccl_init"); }
+bool nccl_ready() { return false; }
+void nccl_allreduce_sum(Tensor&) { unavailable("cuda::nccl_allreduce_sum"); }
+void nccl_broadcast(Tensor&, int) { unavailable("cuda::nccl_broadcast"); }
 
 // batch_norm.h
 void batch_norm_stats(const Tensor&, Tensor&, Tensor&, Tensor&, Tensor&, double) {

@@ -1,0 +1,28 @@
+// SyncBatchNorm: batch_norm in training mode with the statistics of the global batch,
+// the samples of every rank of a data-parallel group (PyTorch's SyncBatchNorm).
+// Shapes, the fused residual add and ReLU, the running-statistics update and the error
+// cases are ops::batch_norm's with use_batch_stats = true (framework/ops/batch_norm.h),
+// with n the global count:
+//   forward: each rank's count n_r and double mean_r and biased var_r are all-gathered
+//     and combined in rank order: n = sum n_r, mean = sum n_r mean_r / n,
+//     var = sum n_r (var_r + (mean_r - mean)^2) / n; running_var takes var * n / (n - 1).
+//     Ranks may hold different counts (an uneven last batch).
+//   backward: sum_dy and sum_dy_xmu of every rank are all-gathered and summed in rank
+//     order; dx uses those global sums and n; dweight and dbias are this rank's own
+//     sums, which the gradient reducer then averages over the ranks, as DDP does.
+// Every rank gets bitwise the same statistics. One blocking collective in forward and
+// one in backward, on every rank, in the same layer order.
+// CPU only: on CUDA it is an error (the split CUDA kernels are not written yet).
+#pragma once
+#include <optional>
+
+#include "framework/dist/process_group.h"
+#include "framework/ops/batch_norm.h"
+
+namespace nf::ops {
+
+Tensor sync_batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, BatchNormState& state,
+                       std::optional<double> momentum, double eps, const BatchNormFusion& fuse,
+                       const dist::ProcessGroup& group);
+
+}  // namespace nf::ops
