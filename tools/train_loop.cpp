@@ -12,6 +12,7 @@
 #include "framework/dist/process_group.h"
 #include "framework/ops/loss.h"
 #include "framework/ops/metrics.h"
+#include "tools/distributed.h"
 #include "tools/preemption.h"
 
 namespace nf {
@@ -100,6 +101,9 @@ EpochStats TrainLoop::train_epoch(TrainerPosition& at) {
                          b.index, at.step});
     }
     if (pending.size() >= read_every) read_back(pending, s, at.epoch, progress_, run_);
+#ifndef NDEBUG
+    if (at.step % std::max<int64_t>(r_.trainer.log_every, 1) == 0) check_replicas_identical(model_);  // also each epoch
+#endif
     const int64_t every = r_.trainer.checkpoint_every_steps;
     if (every > 0 && at.step % every == 0) {
       read_back(pending, s, at.epoch, progress_, run_);

@@ -2,6 +2,8 @@
 # within 30 s, and the message names the rank that failed.
 #   - rank 1 reads a truncated data file (MPMD launch: rank 1 gets another data.root);
 #   - rank 1 is killed (SIGKILL) in the middle of training;
+#   - the ranks' weights drift apart (MPMD: rank 1 with another learning rate): the
+#     replica check before the end-of-epoch evaluation stops the run, naming it.
 source "$(dirname "$0")/common.bash"
 source "$SRC/tests/faults/faults.bash"
 source "$(dirname "$0")/dist_common.bash"
@@ -46,5 +48,12 @@ took=$((SECONDS - t0))
 pgrep -P "$pid" -x normforge >/dev/null && fail "a rank is still running after mpirun ended"
 grep -qiE "signal 9|killed" "$TMP/kill.log" || { cat "$TMP/kill.log"; fail "mpirun does not name the killed rank"; }
 echo "killed rank: mpirun exit $rc after $took s"
+
+within_30s "$TMP/drift.log" -- "${MPIRUN[@]}" -np 1 "$NF" train "${base[@]}" --set data.root="$TMP/good" \
+  --set trainer.max_steps=2 --set trainer.out_dir="$TMP/drift" : \
+  -np 1 "$NF" train "${base[@]}" --set data.root="$TMP/good" --set trainer.max_steps=2 --set optimizer.lr=0.2 \
+  --set trainer.out_dir="$TMP/drift"
+grep -qE "normforge: rank [01]: error: the ranks' weights differ" "$TMP/drift.log" ||
+  { cat "$TMP/drift.log"; fail "weights that drifted apart are not detected"; }
 
 echo "dist_failures: ok"

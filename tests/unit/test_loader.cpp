@@ -1,7 +1,8 @@
 // data/loader: batches [B, C, H, W] F32 + [B] I64 are bitwise identical whatever the
 // worker count and timing, every sample comes once per epoch, epochs differ, a
-// restart reproduces an epoch, drop_last, abandoned epochs, worker errors, and a
-// real CIFAR-10-sample epoch.
+// restart reproduces an epoch, drop_last, abandoned epochs, worker errors, a real
+// CIFAR-10-sample epoch, and the data-parallel shards (DistributedSampler's samples
+// with padding for training, whole batches for evaluation).
 #include <chrono>
 #include <cmath>
 #include <numeric>
@@ -198,4 +199,72 @@ TEST(Loader, CifarSampleBatches) {
   std::printf("[loader] normalized epoch: mean %.4f std %.4f\n", mean, std);
   EXPECT_LT(std::fabs(mean), 0.1);
   EXPECT_NEAR(std, 1.0, 0.1);
+}
+
+namespace {
+
+std::vector<int64_t> ints(const Tensor& t) { return {t.data<int64_t>(), t.data<int64_t>() + t.numel()}; }
+
+// Labels (= sample indices) of every batch of the epoch, in order.
+std::vector<std::vector<int64_t>> labels_of(const std::vector<Batch>& batches) {
+  std::vector<std::vector<int64_t>> out;
+  for (const Batch& b : batches) out.push_back(ints(b.labels));
+  return out;
+}
+
+}  // namespace
+
+TEST(LoaderShards, SamplesAsDistributedSamplerWithPaddingAndSameAugmentation) {
+  // 37 samples on 3 ranks: 13 each (39 = 37 + 2 padded with the order's first two),
+  // rank r takes positions r, r + 3, ...; every rank the same number of batches.
+  auto data = numbered(37);
+  DataLoader one(data, options(0, 39));
+  const auto whole = epoch(one, 1)[0];  // the one-process epoch's order, as one batch (positions 0..36)
+  const std::vector<int64_t> order = ints(whole.labels);
+  std::multiset<int64_t> seen;
+  for (int r = 0; r < 3; ++r) {
+    LoaderOptions o = options(r % 2, 5);  // worker count must not matter
+    o.rank = r, o.world = 3;
+    DataLoader l(data, o);
+    EXPECT_EQ(l.samples_per_epoch(), 13);
+    EXPECT_EQ(l.batches_per_epoch(), 3);  // 5 + 5 + 3
+    const auto batches = epoch(l, 1);
+    int64_t i = 0;
+    for (const Batch& b : batches)
+      for (int64_t k = 0; k < b.labels.numel(); ++k, ++i) {
+        const int64_t pos = r + 3 * i;
+        const int64_t label = ints(b.labels)[k];
+        seen.insert(label);
+        EXPECT_EQ(label, order[pos % 37]) << "rank " << r << " sample " << i;
+        if (pos < 37) {  // the same augmentation as the one-process epoch at that position
+          const std::vector<float> a = b.images.narrow_batch(k, 1).contiguous().to_vector();
+          const std::vector<float> w = whole.images.narrow_batch(pos, 1).contiguous().to_vector();
+          EXPECT_EQ(a, w) << "rank " << r << " position " << pos;
+        }
+      }
+  }
+  EXPECT_EQ(seen.size(), 39u);
+  for (int64_t s = 0; s < 37; ++s) EXPECT_EQ(seen.count(s), s == order[0] || s == order[1] ? 2u : 1u) << s;
+}
+
+TEST(LoaderShards, BatchesDealtRoundRobinAsTheOneProcessEpoch) {
+  // 37 samples, batch 8: 5 batches (the last of 5); 2 ranks get batches 0, 2, 4 and 1, 3.
+  auto data = numbered(37);
+  DataLoader one(data, options(1, 8, false));
+  const auto want = labels_of(epoch(one, 0));
+  ASSERT_EQ(want.size(), 5u);
+  for (int r = 0; r < 2; ++r) {
+    LoaderOptions o = options(0, 8, false);
+    o.rank = r, o.world = 2, o.shard = Shard::Batches;
+    DataLoader l(data, o);
+    const auto got = labels_of(epoch(l, 0));
+    ASSERT_EQ(got.size(), r == 0 ? 3u : 2u);
+    for (size_t k = 0; k < got.size(); ++k) EXPECT_EQ(got[k], want[r + 2 * k]) << "rank " << r << " batch " << k;
+  }
+  LoaderOptions o = options(0, 8, false);
+  o.rank = 5, o.world = 6, o.shard = Shard::Batches;  // more ranks than batches: nothing for rank 5
+  DataLoader idle(data, o);
+  EXPECT_EQ(idle.batches_per_epoch(), 0);
+  o.rank = 6;
+  expect_error([&] { DataLoader bad(data, o); }, {"rank 6 of 6"});
 }
