@@ -10,7 +10,8 @@
 //   normforge bench   CONFIG [--batch N] [--iters N] [--threads N] [--json]
 // Under an MPI launcher (mpirun -np N normforge train|eval ..., srun) the N processes
 // are the ranks of one data-parallel run (framework/dist, tools/distributed.h); an
-// error on any rank ends every rank (MPI_Abort) with that rank's exit code.
+// error on any rank ends every rank (MPI_Abort) with that rank's exit code. The other
+// commands refuse to run on several ranks (exit 2).
 // Exit codes: 0 success, 1 error (bad recipe, data, checkpoint...), 2 bad command
 // line, 3 training diverged (NaN/Inf loss), 128+N stopped by signal N (SIGTERM, SIGINT)
 // after writing a step checkpoint. Errors are one line on stderr.
@@ -132,6 +133,13 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);
     std::fprintf(stderr, "normforge: %s (see normforge --help)\n", e.what());
+    return 2;
+  }
+
+  if (dist::world().distributed() && !*train_cmd && !*eval_cmd) {  // every rank says no, and ends alike
+    if (dist::world().is_root())
+      std::fprintf(stderr, "normforge: %s runs in one process; only train and eval run on several ranks (start it without mpirun)\n",
+                   app.get_subcommands().front()->get_name().c_str());
     return 2;
   }
 

@@ -3,7 +3,9 @@
 #   - rank 1 reads a truncated data file (MPMD launch: rank 1 gets another data.root);
 #   - rank 1 is killed (SIGKILL) in the middle of training;
 #   - the ranks' weights drift apart (MPMD: rank 1 with another learning rate): the
-#     replica check before the end-of-epoch evaluation stops the run, naming it.
+#     replica check before the end-of-epoch evaluation stops the run, naming it;
+#   - a command that runs in one process (export, summary, ...) started on 2 ranks is
+#     refused (exit 2) before it writes anything.
 source "$(dirname "$0")/common.bash"
 source "$SRC/tests/faults/faults.bash"
 source "$(dirname "$0")/dist_common.bash"
@@ -55,5 +57,9 @@ within_30s "$TMP/drift.log" -- "${MPIRUN[@]}" -np 1 "$NF" train "${base[@]}" --s
   --set trainer.out_dir="$TMP/drift"
 grep -qE "normforge: rank [01]: error: the ranks' weights differ" "$TMP/drift.log" ||
   { cat "$TMP/drift.log"; fail "weights that drifted apart are not detected"; }
+
+expect_error 2 "export runs in one process" -- mpirun2 "$NF" export configs/smoke.yaml --checkpoint "$TMP/x" \
+  --format onnx -o "$TMP/x.onnx"
+[ ! -e "$TMP/x.onnx" ] || fail "export on 2 ranks wrote a file"
 
 echo "dist_failures: ok"
