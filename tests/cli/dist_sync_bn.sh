@@ -14,6 +14,11 @@
 # run sits at that same distance.
 # Without sync the 2-rank running statistics differ (each rank normalizes its own 64):
 # the check can fail.
+# Uneven ranks: an MPMD launch with 96 samples on rank 0 and 32 on rank 1, through a
+# network whose first layer is a BatchNorm of the input pixels: after one step its
+# running statistics are those of the 128 pixels' union in float64 (count-weighted),
+# within 1e-6 relative; weighting the two ranks equally would be off by 0.22 (mean) and
+# 5e-3 (variance) relative.
 source "$(dirname "$0")/common.bash"
 source "$(dirname "$0")/dist_common.bash"
 need_sample
@@ -70,4 +75,22 @@ off = max(np.abs(c[k].astype(np.float64) - a[k]).max() / np.abs(a[k]).max() for 
 print(f'without sync: running_var differs from 1 x 128 by up to {off:.1e} relative')
 assert off > 1e-4, 'without sync the running statistics should differ from the global batch ones'
 " || fail "sync BatchNorm equivalence"
+write_dist_recipe "$TMP/uneven.yaml" "$TMP/uneven" 96
+sed -i 's/^  layers:/  bn: {sync: true}\n  layers:\n    - batch_norm: {}/' "$TMP/uneven.yaml"
+sed -i 's/^  max_steps: 3/  max_steps: 1/' "$TMP/uneven.yaml"
+"${MPIRUN[@]}" -np 1 "$NF" train "$TMP/uneven.yaml" : -np 1 "$NF" train "$TMP/uneven.yaml" --set data.batch_size=32 \
+  >"$TMP/uneven.log" 2>&1 || { cat "$TMP/uneven.log"; fail "uneven ranks"; }
+st_py "
+raw = np.fromfile('$SAMPLE/data_batch_1.bin', np.uint8).reshape(-1, 3073)
+idx = list(range(0, 192, 2)) + list(range(1, 64, 2))  # rank 0: positions 0, 2, ..., 190; rank 1: 1, 3, ..., 63
+x = raw[idx, 1:].reshape(-1, 3, 1024).astype(np.float64) / 255
+x = (x - np.array([0.4914, 0.4822, 0.4465])[None, :, None]) / np.array([0.2470, 0.2435, 0.2616])[None, :, None]
+pix = x.transpose(1, 0, 2).reshape(3, -1)
+want_mean, want_var = 0.1 * pix.mean(1), 0.9 + 0.1 * pix.var(1, ddof=1)
+m = load('$TMP/uneven/checkpoints/step_0000001/model.safetensors')
+for k, want in (('0.running_mean', want_mean), ('0.running_var', want_var)):
+    rel = np.abs(m[k] - want).max() / np.abs(want).max()
+    print(f'uneven ranks (96 + 32): {k} within {rel:.1e} of the 128 pixels in float64')
+    assert rel <= 1e-6, f'{k}: {m[k]} vs {want} ({rel:.2e} relative)'
+" || fail "uneven ranks: count-weighted statistics"
 echo "dist_sync_bn: ok"
