@@ -1,6 +1,6 @@
 # Data parallel without SyncBatchNorm against PyTorch DDP's semantics (label mpi): 2 ranks
 # x batch 64 (model.bn.sync false, the default) on write_dist_recipe's network, from a
-# PyTorch init (model.init), match after each of 3 SGD steps tests/parity/ref_ddp.py's
+# PyTorch init (model.init), match after each of 3 SGD steps tests/parity/ddp_reference.py's
 # reference, computed in one process with one running-statistics buffer set per shard:
 # DistributedSampler without shuffle (rank r takes images r, r+2, ...), each shard
 # normalized with its own batch statistics, the mean cross-entropy of each shard, the
@@ -20,8 +20,8 @@ source "$(dirname "$0")/common.bash"
 source "$(dirname "$0")/dist_common.bash"
 need_sample
 write_dist_recipe "$TMP/ref.yaml" "$TMP/unused" 64
-"$PY" tests/parity/ref_ddp.py "$TMP/ref.yaml" "$TMP/ref" ${NF_REAL_DDP:+--ddp} ||
-  fail "the PyTorch reference (tests/parity/ref_ddp.py)"
+"$PY" tests/parity/ddp_reference.py "$TMP/ref.yaml" "$TMP/ref" ${NF_REAL_DDP:+--ddp} ||
+  fail "the PyTorch reference (tests/parity/ddp_reference.py)"
 write_dist_recipe "$TMP/two.yaml" "$TMP/two" 64
 sed -i "s#^model:#model:\n  init: $TMP/ref/init.safetensors#" "$TMP/two.yaml"
 grep -q "init: $TMP/ref/init.safetensors" "$TMP/two.yaml" || fail "could not set model.init"

@@ -203,12 +203,10 @@ TEST(Loader, CifarSampleBatches) {
 
 namespace {
 
-std::vector<int64_t> ints(const Tensor& t) { return {t.data<int64_t>(), t.data<int64_t>() + t.numel()}; }
-
 // Labels (= sample indices) of every batch of the epoch, in order.
-std::vector<std::vector<int64_t>> labels_of(const std::vector<Batch>& batches) {
+std::vector<std::vector<int64_t>> batch_labels(const std::vector<Batch>& batches) {
   std::vector<std::vector<int64_t>> out;
-  for (const Batch& b : batches) out.push_back(ints(b.labels));
+  for (const Batch& b : batches) out.push_back(b.labels.to_int_vector());
   return out;
 }
 
@@ -220,7 +218,7 @@ TEST(LoaderShards, SamplesAsDistributedSamplerWithPaddingAndSameAugmentation) {
   auto data = numbered(37);
   DataLoader one(data, options(0, 39));
   const auto whole = epoch(one, 1)[0];  // the one-process epoch's order, as one batch (positions 0..36)
-  const std::vector<int64_t> order = ints(whole.labels);
+  const std::vector<int64_t> order = whole.labels.to_int_vector();
   std::multiset<int64_t> seen;
   for (int r = 0; r < 3; ++r) {
     LoaderOptions o = options(r % 2, 5);  // worker count must not matter
@@ -233,7 +231,7 @@ TEST(LoaderShards, SamplesAsDistributedSamplerWithPaddingAndSameAugmentation) {
     for (const Batch& b : batches)
       for (int64_t k = 0; k < b.labels.numel(); ++k, ++i) {
         const int64_t pos = r + 3 * i;
-        const int64_t label = ints(b.labels)[k];
+        const int64_t label = b.labels.to_int_vector()[k];
         seen.insert(label);
         EXPECT_EQ(label, order[pos % 37]) << "rank " << r << " sample " << i;
         if (pos < 37) {  // the same augmentation as the one-process epoch at that position
@@ -251,13 +249,13 @@ TEST(LoaderShards, BatchesDealtRoundRobinAsTheOneProcessEpoch) {
   // 37 samples, batch 8: 5 batches (the last of 5); 2 ranks get batches 0, 2, 4 and 1, 3.
   auto data = numbered(37);
   DataLoader one(data, options(1, 8, false));
-  const auto want = labels_of(epoch(one, 0));
+  const auto want = batch_labels(epoch(one, 0));
   ASSERT_EQ(want.size(), 5u);
   for (int r = 0; r < 2; ++r) {
     LoaderOptions o = options(0, 8, false);
     o.rank = r, o.world = 2, o.shard = Shard::Batches;
     DataLoader l(data, o);
-    const auto got = labels_of(epoch(l, 0));
+    const auto got = batch_labels(epoch(l, 0));
     ASSERT_EQ(got.size(), r == 0 ? 3u : 2u);
     for (size_t k = 0; k < got.size(); ++k) EXPECT_EQ(got[k], want[r + 2 * k]) << "rank " << r << " batch " << k;
   }

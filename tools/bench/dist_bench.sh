@@ -18,8 +18,8 @@
 # steps; its allreduce cost is the DDP step time minus the step time under ddp.no_sync().
 #
 # usage: tools/bench/dist_bench.sh [NORMFORGE]  (default build/normforge)
-# environment: DIST_BENCH_EPOCHS (normforge epochs, >= 2, default 4), DIST_BENCH_STEPS
-#   (PyTorch timed steps, default 30), DIST_BENCH_WARMUP (PyTorch warm-up steps, default 5),
+# environment: DIST_BENCH_EPOCHS (normforge epochs, >= 2, default 6), DIST_BENCH_STEPS
+#   (PyTorch timed steps, default 40), DIST_BENCH_WARMUP (PyTorch warm-up steps, default 5),
 #   DIST_BENCH_WORKERS (normforge data.workers per rank, default 1),
 #   DIST_BENCH_LAYOUT (PyTorch memory format: nchw or channels_last, default nchw),
 #   DIST_BENCH_SAMPLE (the CIFAR-10 binary folder, default ../shared/data/cifar10-sample/...).
@@ -31,7 +31,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 PY=/usr/bin/python3  # Debian's python with torch 1.13 (the pyenv one has none)
 NF=${1:-$REPO/build/normforge}
-EPOCHS=${DIST_BENCH_EPOCHS:-4} STEPS=${DIST_BENCH_STEPS:-30} WARMUP=${DIST_BENCH_WARMUP:-5}
+EPOCHS=${DIST_BENCH_EPOCHS:-6} STEPS=${DIST_BENCH_STEPS:-40} WARMUP=${DIST_BENCH_WARMUP:-5}
 WORKERS=${DIST_BENCH_WORKERS:-1} LAYOUT=${DIST_BENCH_LAYOUT:-nchw}
 SAMPLE=${DIST_BENCH_SAMPLE:-$REPO/../shared/data/cifar10-sample/cifar-10-batches-bin}
 RECIPE=configs/resnet20_cifar10.yaml
@@ -102,6 +102,8 @@ if ranks > 1:
     if len(w) != len(want):
         sys.exit(f"dist_bench: expected allreduce_wait_ms for epochs {want} in {metrics}, got {len(w)} values")
     wait = f"{sum(w) / len(w):.1f}"
+detail = ", ".join(f"{rates[e]:.0f}" for e in want)
+print(f"  normforge {ranks} rank(s): img/s per measured epoch: {detail}" + (f"; allreduce_wait_ms: {', '.join(f'{x:.1f}' for x in w)}" if ranks > 1 else ""), file=sys.stderr)
 print(f"{ips:.1f} {wait}")
 PYEOF
 }

@@ -1,5 +1,5 @@
 """PyTorch reference of data-parallel training without SyncBatchNorm, for
-tests/cli/dist_ddp_parity.sh: python3 ref_ddp.py RECIPE.yaml OUT_DIR [--ddp].
+tests/cli/dist_ddp_parity.sh: python3 ddp_reference.py RECIPE.yaml OUT_DIR [--ddp].
 
 RECIPE.yaml is a listed-network recipe on CIFAR-10 (tests/cli/dist_common.bash's
 write_dist_recipe): shuffle off, no augmentation, SGD, a constant schedule, trainer.max_steps
@@ -25,7 +25,7 @@ shard is the mean cross-entropy over its batch, the gradients are averaged over 
 shards (sum * 0.5), then one optimizer step. --ddp additionally runs torch's real
 DistributedDataParallel (2 processes, gloo, broadcast_buffers=False, float64) and checks
 that it agrees with the one-process reference (rank 0's state) to 1e-10 relative.
-Not a ref_*.py run by run_all.py: it needs the CIFAR-10 sample and a recipe."""
+Not named ref_*.py, so run_all.py leaves it out: it needs the CIFAR-10 sample and a recipe."""
 import os
 import pathlib
 import sys
@@ -197,7 +197,7 @@ def check_real_ddp(r, init, images, labels, ref):
 def main():
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
     if len(args) != 2:
-        sys.exit("usage: ref_ddp.py RECIPE.yaml OUT_DIR [--ddp]")
+        sys.exit("usage: ddp_reference.py RECIPE.yaml OUT_DIR [--ddp]")
     r = yaml.safe_load(open(args[0]))
     check_recipe(r)
     out = pathlib.Path(args[1]).resolve()
