@@ -1,18 +1,40 @@
 // sync_batch_norm: forward and backward over the ranks of a group (see sync_batch_norm.h),
-// on the CPU kernels' two halves (framework/backends/cpu/batch_norm.h).
+// on the backends' BatchNorm halves (batch_norm_moments/set_stats, grad_sums/apply in
+// framework/backends/{cpu,cuda}/batch_norm.h), chosen by one device switch.
 #include "framework/ops/sync_batch_norm.h"
 
 #include <vector>
 
 #include "framework/autograd/autograd.h"
 #include "framework/backends/cpu/batch_norm.h"
+#include "framework/backends/cuda/batch_norm.h"
 #include "framework/ops/dispatch.h"
 
 namespace nf::ops {
 
 namespace {
 
-// Every rank's [C] double vectors `parts` (concatenated), gathered; rows in rank order.
+// One backend's entry points.
+struct Kernels {
+  decltype(&cpu::batch_norm_moments) moments;
+  decltype(&cpu::batch_norm_set_stats) set_stats;
+  decltype(&cpu::batch_norm_apply) apply;
+  decltype(&cpu::batch_norm_grad_sums) grad_sums;
+  decltype(&cpu::batch_norm_grad_apply) grad_apply;
+};
+Kernels kernels_for(const Tensor& x) {
+  switch (x.device().type) {
+    case DeviceType::CPU:
+      return {cpu::batch_norm_moments, cpu::batch_norm_set_stats, cpu::batch_norm_apply, cpu::batch_norm_grad_sums,
+              cpu::batch_norm_grad_apply};
+    case DeviceType::CUDA:
+      return {cuda::batch_norm_moments, cuda::batch_norm_set_stats, cuda::batch_norm_apply, cuda::batch_norm_grad_sums,
+              cuda::batch_norm_grad_apply};
+  }
+  unsupported_device("sync_batch_norm", x);
+}
+
+// This rank's vector `mine`, gathered from every rank: rank r's at [r * size, (r + 1) * size).
 std::vector<double> gather(const dist::ProcessGroup& group, const std::vector<double>& mine) {
   std::vector<double> all(mine.size() * group.size());
   group.allgather(mine.data(), static_cast<int64_t>(mine.size()), all.data());
@@ -25,8 +47,7 @@ Tensor sync_batch_norm(const Tensor& x_in, const Tensor& weight_in, const Tensor
                        std::optional<double> momentum, double eps, const BatchNormFusion& fuse,
                        const dist::ProcessGroup& group) {
   check_batch_norm_inputs(x_in, weight_in, bias_in, state, true, fuse.residual);
-  NF_CHECK(x_in.device().is_cpu(), "SyncBatchNorm (model.bn.sync) runs on the CPU only; on " + x_in.device().str() +
-                                       " train with model.bn.sync: false");
+  const Kernels k = kernels_for(x_in);
   const int64_t C = x_in.size(1);
   const MemoryFormat layout = channel_rows_format(x_in);
   Tensor x = x_in.contiguous(layout).detach();
@@ -36,7 +57,7 @@ Tensor sync_batch_norm(const Tensor& x_in, const Tensor& weight_in, const Tensor
 
   // [n_r, mean_r[C], var_r[C]] of every rank -> the global moments, in rank order.
   std::vector<double> mine(1 + 2 * C), mean(C, 0.0), var(C, 0.0), local_mean, local_var;
-  cpu::batch_norm_moments(x, local_mean, local_var);
+  k.moments(x, local_mean, local_var);
   mine[0] = static_cast<double>(x.numel() / C);
   std::copy(local_mean.begin(), local_mean.end(), mine.begin() + 1);
   std::copy(local_var.begin(), local_var.end(), mine.begin() + 1 + C);
@@ -56,10 +77,10 @@ Tensor sync_batch_norm(const Tensor& x_in, const Tensor& weight_in, const Tensor
   }
   const bool tracked = state.running_mean.defined();
   const double f = tracked ? advance_batch_count(state.num_batches_tracked, momentum) : 0.0;
-  Tensor mean_f = Tensor::empty({C}), var_f = Tensor::empty({C});
-  cpu::batch_norm_set_stats(mean, var, static_cast<int64_t>(n), mean_f, var_f, state.running_mean, state.running_var, f);
+  Tensor mean_f = Tensor::empty({C}, DType::F32, x.device()), var_f = Tensor::empty({C}, DType::F32, x.device());
+  k.set_stats(mean, var, static_cast<int64_t>(n), mean_f, var_f, state.running_mean, state.running_var, f);
   Tensor y = Tensor::empty(x.shape(), DType::F32, x.device(), layout);
-  cpu::batch_norm_apply(x, w, b, mean_f, var_f, eps, res, fuse.relu, y);
+  k.apply(x, w, b, mean_f, var_f, eps, res, fuse.relu, y);
   if (!needs_grad({x_in, weight_in, bias_in, fuse.residual})) return y;
 
   const bool need_dx = x_in.requires_grad();
@@ -76,18 +97,18 @@ Tensor sync_batch_norm(const Tensor& x_in, const Tensor& weight_in, const Tensor
     Tensor dx = make(need_dx, x.shape(), layout), dw = make(need_dw, {C}, MemoryFormat::Contiguous),
            db = make(need_db, {C}, MemoryFormat::Contiguous), dres = make(need_dres && relu, x.shape(), layout);
     // Every rank takes part in the gather, whatever it needs itself.
-    const cpu::BatchNormGradSums local = cpu::batch_norm_grad_sums(x, g, y_relu, mean_f, dres);
+    const BatchNormGradSums local = k.grad_sums(x, g, y_relu, mean_f, dres);
     std::vector<double> sums(2 * C);
     std::copy(local.dy.begin(), local.dy.end(), sums.begin());
     std::copy(local.dy_xmu.begin(), local.dy_xmu.end(), sums.begin() + C);
     const std::vector<double> every = gather(group, sums);
-    cpu::BatchNormGradSums total{std::vector<double>(C, 0.0), std::vector<double>(C, 0.0)};
+    BatchNormGradSums total{std::vector<double>(C, 0.0), std::vector<double>(C, 0.0)};
     for (int r = 0; r < group.size(); ++r)
       for (int64_t c = 0; c < C; ++c) {
         total.dy[c] += every[r * 2 * C + c];
         total.dy_xmu[c] += every[r * 2 * C + C + c];
       }
-    cpu::batch_norm_grad_apply(x, g, y_relu, w, mean_f, var_f, eps, true, local, total, n, dx, dw, db);
+    k.grad_apply(x, g, y_relu, w, mean_f, var_f, eps, true, local, total, n, dx, dw, db);
     if (need_dres && !relu) dres = g;
     return std::vector<Tensor>{dx, dw, db, dres};
   };

@@ -12,7 +12,8 @@
 //     sums, which the gradient reducer then averages over the ranks, as DDP does.
 // Every rank gets bitwise the same statistics. One blocking collective in forward and
 // one in backward, on every rank, in the same layer order.
-// CPU only: on CUDA it is an error (the split CUDA kernels are not written yet).
+// On CUDA the statistics and gradient sums make a round trip through the host (where
+// the ranks exchange them over MPI), a few [C] vectors per layer and step.
 #pragma once
 #include <optional>
 

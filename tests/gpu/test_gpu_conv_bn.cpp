@@ -2,11 +2,14 @@
 // dilation/bias configurations, conv2d_inference with its residual+relu epilogue, and
 // batch_norm (train and eval statistics, affine on/off, momentum 0.1 and cumulative,
 // fused relu and residual+relu, 2-, 3- and 4-d inputs), each with NCHW and NHWC inputs;
-// BN running statistics after 3 training steps; ghost batch norm (virtual_batch). Odd
-// shapes throughout.
+// BN running statistics after 3 training steps; ghost batch norm (virtual_batch);
+// SyncBatchNorm's CUDA halves (one process: the group of one) against the CPU's
+// batch_norm. Odd shapes throughout.
 #include <optional>
 
+#include "framework/dist/process_group.h"
 #include "framework/ops/batch_norm.h"
+#include "framework/ops/sync_batch_norm.h"
 #include "framework/ops/conv.h"
 #include "gpu_test_util.h"
 
@@ -183,4 +186,26 @@ TEST(GpuBatchNorm, GhostBatchNormMatchesCpu) {
           expect_same_state(what, sg, sc);
         }
     }
+}
+
+TEST(GpuSyncBatchNorm, OneRankMatchesCpuBatchNorm) {
+  NF_REQUIRE_GPU();
+  for (const Shape& s : {Shape{3, 5, 7, 6}, Shape{7, 5}})
+    for (MemoryFormat f : kFormats)
+      for (Fuse fuse : {Fuse::None, Fuse::Relu, Fuse::ResidualRelu}) {
+        if (s.size() == 2 && f == MemoryFormat::ChannelsLast) continue;
+        const int64_t C = s[1];
+        Tensor x = leaf(randn(s, 21, 1.5f).contiguous(f));
+        Tensor w = leaf(uniform({C}, 22, 0.5f, 1.5f)), b = leaf(randn({C}, 23));
+        Tensor res = fuse == Fuse::ResidualRelu ? leaf(randn(s, 24).contiguous(f)) : Tensor();
+        ops::BatchNormState sc = bn_state(C, 25, Device::cpu()), sg = bn_state(C, 25, cuda());
+        const bool relu = fuse != Fuse::None;
+        const std::string what = "sync_batch_norm " + shape_str(s) + " " + fmt_name(f) + fuse_name(fuse);
+        SCOPED_TRACE(what);
+        check_op(what, {x, w, b, res}, [&](const std::vector<Tensor>& in) {
+          if (in[0].device().is_cpu()) return ops::batch_norm(in[0], in[1], in[2], sc, true, 0.1, 1e-5, {in[3], relu});
+          return ops::sync_batch_norm(in[0], in[1], in[2], sg, 0.1, 1e-5, {in[3], relu}, dist::world());
+        }, s.size() == 4 ? std::vector<MemoryFormat>{f} : std::vector<MemoryFormat>{});
+        expect_same_state(what, sg, sc);
+      }
 }

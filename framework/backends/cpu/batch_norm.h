@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "framework/backends/batch_norm_sums.h"
 #include "framework/core/tensor.h"
 
 namespace nf::cpu {
@@ -52,9 +53,6 @@ void batch_norm_backward(const Tensor& x, const Tensor& g, const Tensor& y_relu,
 // double (g' masked by the fused ReLU and written to dres if defined); then dweight and
 // dbias from the `local` sums and dx from the `total` ones over n values (for one
 // process both are the same sums, n = the values per channel of x).
-struct BatchNormGradSums {
-  std::vector<double> dy, dy_xmu;  // sum g', sum g' * (x - mean); [C]
-};
 BatchNormGradSums batch_norm_grad_sums(const Tensor& x, const Tensor& g, const Tensor& y_relu, const Tensor& mean,
                                        Tensor& dres);
 void batch_norm_grad_apply(const Tensor& x, const Tensor& g, const Tensor& y_relu, const Tensor& weight,

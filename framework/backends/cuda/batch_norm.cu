@@ -10,6 +10,7 @@
 #include "framework/backends/cuda/channel_sums.cuh"
 #include "framework/backends/cuda/context.h"
 #include "framework/core/error.h"
+#include "framework/core/storage.h"
 
 namespace nf::cuda {
 
@@ -145,7 +146,104 @@ __global__ void fold_kernel(const float* __restrict__ w, const float* __restrict
   }
 }
 
+// ---- host side of the SyncBatchNorm halves --------------------------------------------------
+
+// The partials' per-channel totals on the host, summed over the chunks in order.
+void host_totals(const ChannelPartials& part, int64_t C, std::vector<double>& a, std::vector<double>& b) {
+  const Tensor h = part.storage.to(Device::cpu());  // waits for the stream
+  const double* p = static_cast<const double*>(h.raw_data());  // [P, C] pairs
+  a.assign(C, 0.0), b.assign(C, 0.0);
+  for (int64_t i = 0; i < part.P; ++i)
+    for (int64_t c = 0; c < C; ++c) a[c] += p[2 * (i * C + c)], b[c] += p[2 * (i * C + c) + 1];
+}
+
+std::vector<float> host(const Tensor& t) { return t.defined() ? t.to(Device::cpu()).to_vector() : std::vector<float>(); }
+
+void upload(const std::vector<float>& v, Tensor& t) {
+  NF_CHECK(t.is_contiguous() && t.numel() == static_cast<int64_t>(v.size()), "batch_norm (CUDA): bad upload target " + t.str());
+  copy_bytes(t.raw_data(), t.device(), v.data(), Device::cpu(), v.size() * sizeof(float));
+}
+
 }  // namespace
+
+void batch_norm_moments(const Tensor& x, std::vector<double>& mean, std::vector<double>& var) {
+  Scope scope(x.device());
+  const Layout L = layout_of(x);
+  const ChannelPartials part = channel_partials(L, StatsTerms{x.data<float>(), L}, x.device());
+  std::vector<double> s1, s2;
+  host_totals(part, L.C, s1, s2);
+  const std::vector<float> first = x.narrow_batch(0, 1).to(Device::cpu()).contiguous().to_vector();  // [C, S]
+  const double n = static_cast<double>(L.M);
+  mean.resize(L.C), var.resize(L.C);
+  for (int64_t c = 0; c < L.C; ++c) {  // as stats_finalize_kernel, shift = x[0, c, 0, 0]
+    const double d = s1[c] / n;
+    mean[c] = first[c * L.S] + d;
+    var[c] = std::max(0.0, s2[c] / n - d * d);
+  }
+}
+
+void batch_norm_set_stats(const std::vector<double>& mean, const std::vector<double>& var, int64_t n, Tensor& mean_f,
+                          Tensor& var_f, Tensor& running_mean, Tensor& running_var, double factor) {
+  const size_t C = mean.size();
+  std::vector<float> mf(C), vf(C);
+  for (size_t c = 0; c < C; ++c) mf[c] = static_cast<float>(mean[c]), vf[c] = static_cast<float>(var[c]);
+  upload(mf, mean_f);
+  upload(vf, var_f);
+  if (!running_mean.defined()) return;
+  std::vector<float> rm = host(running_mean), rv = host(running_var);
+  const double unbias = static_cast<double>(n) / static_cast<double>(n - 1);
+  for (size_t c = 0; c < C; ++c) {
+    rm[c] = static_cast<float>((1.0 - factor) * rm[c] + factor * mean[c]);
+    rv[c] = static_cast<float>((1.0 - factor) * rv[c] + factor * (var[c] * unbias));
+  }
+  upload(rm, running_mean);
+  upload(rv, running_var);
+}
+
+BatchNormGradSums batch_norm_grad_sums(const Tensor& x, const Tensor& g, const Tensor& y_relu, const Tensor& mean,
+                                       Tensor& dres) {
+  Scope scope(x.device());
+  for (auto [t, name] : {std::pair{&g, "gradient"}, {&y_relu, "output"}, {&dres, "residual gradient"}})
+    check_layout(x, *t, name);
+  const Layout L = layout_of(x);
+  const ChannelPartials part = channel_partials(
+      L, GradTerms{x.data<float>(), g.data<float>(), ptr(y_relu), mean.data<float>(), mut(dres)}, x.device());
+  BatchNormGradSums sums;
+  host_totals(part, L.C, sums.dy, sums.dy_xmu);
+  return sums;
+}
+
+void batch_norm_grad_apply(const Tensor& x, const Tensor& g, const Tensor& y_relu, const Tensor& weight,
+                           const Tensor& mean, const Tensor& var, double eps, bool batch_stats,
+                           const BatchNormGradSums& local, const BatchNormGradSums& total, double n, Tensor& dx,
+                           Tensor& dweight, Tensor& dbias) {
+  Scope scope(x.device());
+  const Layout L = layout_of(x);
+  const std::vector<float> v = host(var), w = host(weight);
+  std::vector<float> coef(3 * L.C, 0.f), dw(L.C), db(L.C);  // grad_mean, k, scale (grad_finalize_kernel's)
+  for (int64_t c = 0; c < L.C; ++c) {
+    const double invstd = 1.0 / std::sqrt(static_cast<double>(v[c]) + eps);
+    dw[c] = static_cast<float>(local.dy_xmu[c] * invstd);
+    db[c] = static_cast<float>(local.dy[c]);
+    coef[2 * L.C + c] = static_cast<float>(invstd * (w.empty() ? 1.0f : w[c]));
+    if (batch_stats) {
+      coef[c] = static_cast<float>(total.dy[c] / n);
+      coef[L.C + c] = static_cast<float>(total.dy_xmu[c] * invstd * invstd / n);
+    }
+  }
+  if (dweight.defined()) upload(dw, dweight);
+  if (dbias.defined()) upload(db, dbias);
+  if (!dx.defined()) return;
+  check_layout(x, dx, "input gradient");
+  Tensor dcoef = Tensor::empty({3, L.C}, DType::F32, x.device());
+  upload(coef, dcoef);
+  const float *grad_mean = dcoef.data<float>(), *k = grad_mean + L.C, *scale = k + L.C;
+  const int64_t total_n = x.numel();
+  grad_input_kernel<<<blocks_for(total_n, kThreads), kThreads, 0, stream()>>>(
+      L, total_n, x.data<float>(), g.data<float>(), ptr(y_relu), mean.data<float>(), grad_mean, k, scale,
+      dx.data<float>());
+  check_launch("grad_input_kernel");
+}
 
 void batch_norm_stats(const Tensor& x, Tensor& mean, Tensor& var, Tensor& running_mean, Tensor& running_var,
                       double factor) {

@@ -8,6 +8,9 @@
 // size set by the shape, then the chunks in order): deterministic, no atomics.
 // Everything runs on the tensors' device's stream.
 #pragma once
+#include <vector>
+
+#include "framework/backends/batch_norm_sums.h"
 #include "framework/core/tensor.h"
 
 namespace nf::cuda {
@@ -18,6 +21,21 @@ namespace nf::cuda {
 // (n / (n - 1)), in double.
 void batch_norm_stats(const Tensor& x, Tensor& mean, Tensor& var, Tensor& running_mean, Tensor& running_var,
                       double factor);
+
+// The halves of SyncBatchNorm (framework/ops/sync_batch_norm.h), as on the CPU
+// (framework/backends/cpu/batch_norm.h): the same per-channel partial sums as above,
+// copied to the host and totalled there in chunk order (the statistics cross the ranks
+// on the host anyway); the blends and coefficients in double on the host, uploaded; dx
+// by the same kernel as batch_norm_backward. Each waits for the device's stream.
+void batch_norm_moments(const Tensor& x, std::vector<double>& mean, std::vector<double>& var);
+void batch_norm_set_stats(const std::vector<double>& mean, const std::vector<double>& var, int64_t n, Tensor& mean_f,
+                          Tensor& var_f, Tensor& running_mean, Tensor& running_var, double factor);
+BatchNormGradSums batch_norm_grad_sums(const Tensor& x, const Tensor& g, const Tensor& y_relu, const Tensor& mean,
+                                       Tensor& dres);
+void batch_norm_grad_apply(const Tensor& x, const Tensor& g, const Tensor& y_relu, const Tensor& weight,
+                           const Tensor& mean, const Tensor& var, double eps, bool batch_stats,
+                           const BatchNormGradSums& local, const BatchNormGradSums& total, double n, Tensor& dx,
+                           Tensor& dweight, Tensor& dbias);
 
 // y = relu?(x * alpha + beta + residual?), alpha = weight / sqrt(var + eps),
 // beta = bias - mean * alpha (per channel); residual undefined: none.

@@ -63,6 +63,21 @@ void nccl_allreduce_sum(Tensor&) { unavailable("cuda::nccl_allreduce_sum"); }
 void nccl_broadcast(Tensor&, int) { unavailable("cuda::nccl_broadcast"); }
 
 // batch_norm.h
+void batch_norm_moments(const Tensor&, std::vector<double>&, std::vector<double>&) {
+  unavailable("cuda::batch_norm_moments");
+}
+void batch_norm_set_stats(const std::vector<double>&, const std::vector<double>&, int64_t, Tensor&, Tensor&, Tensor&,
+                          Tensor&, double) {
+  unavailable("cuda::batch_norm_set_stats");
+}
+BatchNormGradSums batch_norm_grad_sums(const Tensor&, const Tensor&, const Tensor&, const Tensor&, Tensor&) {
+  unavailable("cuda::batch_norm_grad_sums");
+}
+void batch_norm_grad_apply(const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&,
+                           double, bool, const BatchNormGradSums&, const BatchNormGradSums&, double, Tensor&, Tensor&,
+                           Tensor&) {
+  unavailable("cuda::batch_norm_grad_apply");
+}
 void batch_norm_stats(const Tensor&, Tensor&, Tensor&, Tensor&, Tensor&, double) {
   unavailable("cuda::batch_norm_stats");
 }
