@@ -23,7 +23,10 @@ namespace nf {
 struct EpochStats {
   double loss_sum = 0, lr = 0;
   int64_t correct = 0, seen = 0, batches = 0;  // over every rank (batches: steps)
-  double allreduce_wait = 0;  // seconds this rank waited for gradient allreduces (not saved)
+  // Seconds this rank waited for gradient allreduces over `waited_steps` steps (not
+  // saved: after a mid-epoch resume they cover the steps since the resume).
+  double allreduce_wait = 0;
+  int64_t waited_steps = 0;
 };
 
 // Where training stands; a checkpoint saves it and a resumed run starts from it.

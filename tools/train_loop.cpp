@@ -92,6 +92,7 @@ EpochStats TrainLoop::train_epoch(TrainerPosition& at) {
     if (reducer_) {
       reducer_->finish();
       s.allreduce_wait += reducer_->last_wait_seconds();
+      ++s.waited_steps;
     }
     opt_.step();
     ++at.step, ++s.batches;
@@ -137,7 +138,7 @@ void report_epoch(const RunDir& run, const TrainerPosition& at, const EpochStats
   spdlog::info("epoch {} step {} | train loss {:.4f} top1 {:.2f}%{} | lr {:.5f} | {:.1f}s", at.epoch, at.step,
                line["train_loss"].get<double>(), 100 * line["train_top1"].get<double>(), test_msg, s.lr, seconds);
   if (dist::world().distributed())
-    line["allreduce_wait_ms"] = 1e3 * s.allreduce_wait / std::max<int64_t>(s.batches, 1);  // per step, rank 0
+    line["allreduce_wait_ms"] = 1e3 * s.allreduce_wait / std::max<int64_t>(s.waited_steps, 1);  // per step, rank 0
   run.append_metrics(line);
 }
 
