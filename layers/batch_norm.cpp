@@ -3,7 +3,7 @@
 #include "layers/batch_norm.h"
 
 #include "framework/autograd/autograd.h"
-#include "framework/dist/process_group.h"
+#include "framework/distributed/process_group.h"
 #include "framework/ops/sync_batch_norm.h"
 
 namespace nf {

@@ -15,7 +15,7 @@
 // - Winograd: blocked activations, and oneDNN's Winograd F(4x4, 3x3) for 3x3 stride-1
 //   undilated ungrouped convolutions with both channel counts multiples of 16 (direct for
 //   the others, or where oneDNN has no Winograd kernel): about 2.2x faster on AVX-512 for
-//   32 channels and more (tools/bench), results within ~1e-5 relative of direct. Where
+//   32 channels and more (tools/scripts/bench), results within ~1e-5 relative of direct. Where
 //   oneDNN has no AVX-512 kernels (older CPUs) it has neither Winograd nor fast nChw16c
 //   kernels, and Winograd runs as Direct.
 // CUDA algorithms: for each geometry (shapes, stride, padding, dilation, groups, format,

@@ -17,7 +17,7 @@
 #pragma once
 #include <optional>
 
-#include "framework/dist/process_group.h"
+#include "framework/distributed/process_group.h"
 #include "framework/ops/batch_norm.h"
 
 namespace nf::ops {

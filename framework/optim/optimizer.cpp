@@ -56,7 +56,7 @@ void Optimizer::step() {
     std::vector<std::vector<GradParam>> per_device;
     for (const auto& [name, p] : g.params) {
       if (!p.requires_grad() || !p.grad().defined()) continue;
-      const auto device = p.device();  // clang 14 (tools/fuzz.sh) cannot capture the structured binding p
+      const auto device = p.device();  // clang 14 (tools/scripts/fuzz.sh) cannot capture the structured binding p
       auto same = std::find_if(per_device.begin(), per_device.end(),
                                [&](const std::vector<GradParam>& l) { return l.front().param.device() == device; });
       if (same == per_device.end()) same = per_device.emplace(per_device.end());

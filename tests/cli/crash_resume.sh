@@ -1,4 +1,4 @@
-# Crashes lose nothing (issue 15), CI-sized (tools/crash_test.sh is the full version):
+# Crashes lose nothing (issue 15), CI-sized (tools/scripts/crash_test.sh is the full version):
 # ResNet-8 with dropout on a 640/200-image slice of the CIFAR-10 sample, 3 epochs of 10
 # steps, a step checkpoint every 5 steps, 2 loader workers, 2 threads. The run is killed
 # at different moments (SIGKILL just after a checkpoint appeared, while one is being

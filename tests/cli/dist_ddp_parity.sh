@@ -4,7 +4,7 @@
 # reference, computed in one process with one running-statistics buffer set per shard:
 # DistributedSampler without shuffle (rank r takes images r, r+2, ...), each shard
 # normalized with its own batch statistics, the mean cross-entropy of each shard, the
-# gradients averaged over the 2 shards, one SGD step (nesterov, as tools/recipe.cpp's default).
+# gradients averaged over the 2 shards, one SGD step (nesterov, as tools/recipe/recipe.cpp's default).
 #   - every weight: the update (state after step s - init) within max(2 x float32's own
 #     error, 1e-4) x max |update| of the float64 reference (listed_parity.sh's measure;
 #     float32's error is PyTorch's float32 run against its float64 run);

@@ -1,6 +1,6 @@
 # Every configs/experiments/*.yaml parses, builds its listed network and trains one step,
 # then evaluates; on a 256-image slice of Fashion-MNIST (and 100 test images) so that each
-# recipe takes about a second. tools/experiments.sh must list every recipe.
+# recipe takes about a second. tools/scripts/experiments.sh must list every recipe.
 source "$(dirname "$0")/common.bash"
 FM=/usr/share/datasets/fashion-mnist
 [ -f "$FM/train-images-idx3-ubyte.gz" ] && [ -f "$FM/t10k-images-idx3-ubyte.gz" ] ||
@@ -28,7 +28,7 @@ for r in configs/experiments/*.yaml; do
   name=$(basename "$r" .yaml)
   grep -q "^\s*layers:" "$r" || fail "$r: not a listed network (no model.layers)"
   head -1 "$r" | grep -q "^# Question:" || fail "$r: first line should say which question it belongs to"
-  grep -q "\"$name|" tools/experiments.sh || fail "$r is not run by tools/experiments.sh"
+  grep -q "\"$name|" tools/scripts/experiments.sh || fail "$r is not run by tools/scripts/experiments.sh"
   out="$TMP/$name"
   "$NF" train "$r" --set trainer.max_steps=1 --set trainer.out_dir="$out" --set data.root="$MINI" \
     --set data.workers=0 --set data.eval_batch_size=100 >"$TMP/log" 2>&1 ||

@@ -1,5 +1,5 @@
 # Shared by the fault and crash tests (tests/cli/io_faults.sh, crash_resume.sh,
-# verify_checkpoints.sh, run_lock.sh, tools/crash_test.sh): `source` it after
+# verify_checkpoints.sh, run_lock.sh, tools/scripts/crash_test.sh): `source` it after
 # tests/cli/common.bash (which sets NF, SRC, SAMPLE, TMP, fail, need_sample).
 
 # The LD_PRELOAD shim (tests/faults/io_fault_shim.c): $NF_FAULT_SHIM, else beside the

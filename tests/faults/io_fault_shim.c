@@ -1,5 +1,5 @@
 // I/O fault injection for the crash and disk-full tests (tests/cli/io_faults.sh,
-// crash_resume.sh, tools/crash_test.sh): an LD_PRELOAD library that interposes the
+// crash_resume.sh, tools/scripts/crash_test.sh): an LD_PRELOAD library that interposes the
 // libc calls normforge's durable writes make (framework/io/durable.cpp) and fails, or
 // crashes the process at, the k-th of them.
 //

@@ -5,7 +5,7 @@
 // expected outcome for a bad input; anything else escaping (another exception type,
 // a crash, a sanitizer report, a broken round trip: nf_fuzz::require) is a finding.
 // Built two ways by tests/fuzz/CMakeLists.txt: with clang -fsanitize=fuzzer
-// (tools/fuzz.sh TARGET SECONDS) and, in every build, against replay_main.cpp, which
+// (tools/scripts/fuzz.sh TARGET SECONDS) and, in every build, against replay_main.cpp, which
 // feeds each file of tests/fuzz/corpus/TARGET/ to the target (CTest fuzz_replay.TARGET).
 #pragma once
 #include <unistd.h>

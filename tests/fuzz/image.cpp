@@ -2,7 +2,7 @@
 // and image folders (data/image_folder.h). Input: a mode byte (bit 0: gray, else RGB;
 // bit 1: resize to H x W; bit 2: as the first file of an image folder, beside one valid
 // image; bit 3: with skip_bad_images), H-1 and W-1 bytes (mod 40), then the file.
-// Run tools/fuzz.sh with OPENCV_IO_MAX_IMAGE_PIXELS small (it sets it), so a header
+// Run tools/scripts/fuzz.sh with OPENCV_IO_MAX_IMAGE_PIXELS small (it sets it), so a header
 // claiming a huge image is refused by OpenCV instead of tripping the malloc limit.
 #include <spdlog/spdlog.h>
 

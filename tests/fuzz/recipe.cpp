@@ -1,10 +1,10 @@
-// Fuzz target: the recipe parser and schema (tools/recipe.h parse_recipe). The input
+// Fuzz target: the recipe parser and schema (tools/recipe/recipe.h parse_recipe). The input
 // is the YAML text, then after a "\n@@\n" line up to 8 lines of `--set key=value`
 // overrides. An accepted recipe must round-trip: its resolved form (what each
 // checkpoint saves as config.yaml) parses again, to the same resolved form.
 #include "framework/core/error.h"
 #include "tests/fuzz/fuzz_util.h"
-#include "tools/recipe.h"
+#include "tools/recipe/recipe.h"
 
 namespace {
 

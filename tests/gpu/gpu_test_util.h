@@ -2,7 +2,7 @@
 // the same inputs and compare the outputs and input gradients elementwise,
 //   |gpu - cpu| <= atol + rtol * |cpu|   (fp32: atol 1e-6, rtol 1e-4),
 // printing the worst error seen. Self-contained (no PyTorch parity dumps), so the
-// binary runs on a GPU machine that has only the bundle (tools/gpu/bundle.sh).
+// binary runs on a GPU machine that has only the bundle (tools/scripts/gpu/bundle.sh).
 // Every test starts with NF_REQUIRE_GPU(): skipped where no CUDA device is found; else
 // the CPU side runs direct convolutions (the CPU default, Winograd, differs from direct
 // by ~1e-5, more than these tolerances).

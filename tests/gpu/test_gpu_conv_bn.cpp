@@ -7,7 +7,7 @@
 // batch_norm. Odd shapes throughout.
 #include <optional>
 
-#include "framework/dist/process_group.h"
+#include "framework/distributed/process_group.h"
 #include "framework/ops/batch_norm.h"
 #include "framework/ops/sync_batch_norm.h"
 #include "framework/ops/conv.h"

@@ -8,7 +8,7 @@
 // network's training step agrees with the CPU too.
 // The CIFAR-10 sample: $NF_CIFAR_SAMPLE (the folder holding cifar-10-batches-bin),
 // else the source tree's ../shared/data/cifar10-sample; the recipes: $NF_CONFIG_DIR,
-// else the source tree's configs/ (tools/gpu/check.sh points both into the bundle).
+// else the source tree's configs/ (tools/scripts/gpu/check.sh points both into the bundle).
 #include <unistd.h>
 
 #include <cstdlib>
@@ -19,11 +19,11 @@
 #include "framework/optim/sgd.h"
 #include "gpu_test_util.h"
 #include "models/registry.h"
-#include "tools/evaluation.h"
-#include "tools/factories.h"
-#include "tools/recipe.h"
-#include "tools/runtime.h"
-#include "tools/trainer.h"
+#include "tools/recipe/recipe.h"
+#include "tools/train/evaluation.h"
+#include "tools/train/factories.h"
+#include "tools/train/model_setup.h"
+#include "tools/train/trainer.h"
 
 using namespace nf;
 using namespace nf::gpu_test;
@@ -204,11 +204,11 @@ std::string env_or(const char* var, const std::string& fallback) {
 }
 
 EvalResult evaluate_checkpoint(const Recipe& r, const std::string& checkpoint) {
-  configure_runtime(r);  // as `normforge eval` does
-  ModulePtr model = build_recipe_model(r, false);
+  const Placement where = configure_runtime(r);  // as `normforge eval` does
+  ModulePtr model = build_recipe_model(r, where, false);
   load_weights(*model, checkpoint);
   auto loader = make_loader(r, "test", false);
-  return evaluate(*model, *loader, recipe_placement(r));
+  return evaluate(*model, *loader, where);
 }
 
 }  // namespace

@@ -3,7 +3,7 @@ tests/cli/dist_ddp_parity.sh: python3 ddp_reference.py RECIPE.yaml OUT_DIR [--dd
 
 RECIPE.yaml is a listed-network recipe on CIFAR-10 (tests/cli/dist_common.bash's
 write_dist_recipe): shuffle off, no augmentation, SGD, a constant schedule, trainer.max_steps
-steps. The network is built from the recipe's own layer list (tools/bench/torch_models.py's
+steps. The network is built from the recipe's own layer list (tools/scripts/bench/torch_models.py's
 `sequential`, which keeps normforge's tensor names) and initialized by PyTorch with
 torch.manual_seed; BatchNorm affine and running statistics are then randomized so that
 they are not the trivial 1/0 values. OUT_DIR receives
@@ -38,7 +38,7 @@ import torch.nn.functional as F
 import yaml
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "tools" / "bench"))
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "tools" / "scripts" / "bench"))
 import nfref  # noqa: E402
 from torch_models import sequential  # noqa: E402
 
@@ -69,7 +69,7 @@ def shard_batch(images, labels, rank, step, batch, dtype):
 
 
 def optimizer(params, o):
-    """The recipe's SGD with tools/recipe.cpp's defaults (nesterov defaults to true)."""
+    """The recipe's SGD with tools/recipe/recipe.cpp's defaults (nesterov defaults to true)."""
     assert o.get("name", "sgd") == "sgd", "only SGD is supported here"
     return torch.optim.SGD(params, lr=o.get("lr", 0.1), momentum=o.get("momentum", 0.9),
                            dampening=o.get("dampening", 0.0), nesterov=o.get("nesterov", True),

@@ -24,7 +24,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "tools" / "bench"))
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "tools" / "scripts" / "bench"))
 import nfref  # noqa: E402
 from torch_models import sequential  # noqa: E402
 

@@ -11,8 +11,8 @@
 #include "models/layer_registry.h"
 #include "models/registry.h"
 #include "test_util.h"
-#include "tools/recipe.h"
-#include "tools/summary.h"
+#include "tools/recipe/recipe.h"
+#include "tools/cli/summary.h"
 
 using namespace nf;
 using namespace nf::test;

@@ -5,8 +5,8 @@
 
 #include "data/image.h"
 #include "data_test_util.h"
-#include "tools/commands.h"
-#include "tools/trainer.h"
+#include "tools/recipe/recipe.h"
+#include "tools/train/trainer.h"
 
 using namespace nf;
 using namespace nf::test;

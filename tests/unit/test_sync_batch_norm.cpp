@@ -3,7 +3,7 @@
 // add and ReLU, the same outputs, gradients and running statistics as ops::batch_norm
 // (to float rounding; equal bits here). The rank combination is tested on 2 ranks by
 // tests/cli/dist_sync_bn.sh.
-#include "framework/dist/process_group.h"
+#include "framework/distributed/process_group.h"
 #include "framework/ops/batch_norm.h"
 #include "framework/ops/sync_batch_norm.h"
 #include "test_util.h"
