@@ -50,6 +50,13 @@ std::string BatchNorm::extra_repr() const {
          (options_.sync ? ", sync=True" : "");
 }
 
+std::string BatchNorm::to_onnx(OnnxGraph& g, const std::string& p, const std::string& x) {
+  NF_CHECK(has_running_stats(), "export: " + p + " (" + type_name() +
+                                    ") has no running statistics (track_running_stats: false): it normalizes "
+                                    "each batch by itself, which has no inference form");
+  return onnx_batch_norm(g, *this, state_.running_mean, state_.running_var, p, x);
+}
+
 void BatchNorm::start_recalibration() {
   if (!options_.track_running_stats) return;
   NoGradGuard ng;
@@ -62,6 +69,33 @@ void BatchNorm::start_recalibration() {
 
 void BatchNorm::end_recalibration() {
   if (options_.track_running_stats) options_.momentum = configured_momentum_;
+}
+
+namespace {
+
+ModulePtr make_batch_norm(const LayerSpec& l, const Shape& in, Shape& out) {
+  BatchNormOptions o;
+  o.eps = l.f("eps");
+  o.momentum = l.opt("momentum");
+  o.affine = l.b("affine");
+  o.track_running_stats = l.b("track_running_stats");
+  if (auto v = l.opt("virtual_batch")) o.virtual_batch = static_cast<int64_t>(*v);
+  o.sync = l.b("sync");
+  if (o.sync && o.virtual_batch) layer_error(l, "sync and virtual_batch exclude each other (ghost batches are per rank)");
+  out = in;
+  if (in.size() == 3) return std::make_shared<BatchNorm2d>(in[0], o);
+  if (in.size() == 1) return std::make_shared<BatchNorm1d>(in[0], o);
+  layer_error(l, "takes [N, C, H, W] or [N, F], got " + per_sample(in));
+}
+
+}  // namespace
+
+LayerType batch_norm_layer_type() {
+  using A = ArgSpec;
+  return {{{"momentum", A::Float, 0.1, 0, 1, true}, layer_args::eps, layer_args::affine,
+           {"track_running_stats", A::Bool, 1.0}, {"virtual_batch", A::Int, std::nullopt, 2, layer_args::kBig, true},
+           {"sync", A::Bool, 0.0}},
+          make_batch_norm};
 }
 
 }  // namespace nf

@@ -36,6 +36,10 @@ class BatchNorm : public Norm {
   // like operator(). ResNet blocks call it for bn -> relu and bn -> add -> relu.
   Tensor forward_fused(const Tensor& x, const Tensor& residual, bool relu);
   std::string extra_repr() const override;  // "16, eps=1e-05, momentum=0.1, ..., virtual_batch=8" (when set)
+  // BatchNormalization with the running statistics; without them an nf::Error (a batch
+  // normalized by itself has no inference form).
+  std::string to_onnx(OnnxGraph& g, const std::string& prefix, const std::string& x) override;
+  FusionRole fusion_role() const override { return FusionRole::BatchNorm; }
 
   const BatchNormOptions& options() const { return options_; }
   Tensor running_mean() const { return state_.running_mean; }  // undefined unless tracked
@@ -81,5 +85,10 @@ class BatchNorm2d : public BatchNorm {
   bool accepts_rank(int64_t dim) const override { return dim == 4; }
   const char* expected_ranks() const override { return "4D"; }
 };
+
+// The registry entry "batch_norm" (BatchNorm2d on [N, C, H, W], BatchNorm1d on [N, F]):
+// momentum (null: cumulative), eps, affine, track_running_stats, virtual_batch, sync;
+// momentum, eps and sync default to model.bn's (models/layer_registry.h).
+LayerType batch_norm_layer_type();
 
 }  // namespace nf

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "layers/init.h"
+#include "layers/onnx_graph.h"
 
 namespace nf {
 
@@ -36,6 +37,46 @@ std::string Conv2d::extra_repr() const {
   if (options_.groups != 1) s += ", groups=" + std::to_string(options_.groups);
   if (!options_.bias) s += ", bias=False";
   return s;
+}
+
+int64_t Conv2d::macs(const Shape&, const Shape& out) const {
+  return shape_numel(out) * (in_channels_ / options_.groups) * kernel_size_ * kernel_size_;
+}
+
+std::string Conv2d::to_onnx(OnnxGraph& g, const std::string& p, const std::string& x) {
+  std::vector<std::string> in{x, g.initializer(onnx_name(p, "weight"), weight_)};
+  if (bias_.defined()) in.push_back(g.initializer(onnx_name(p, "bias"), bias_));
+  const Conv2dOptions& o = options_;
+  const int64_t k = kernel_size_;
+  return g.node("Conv", in, p,
+                {{"kernel_shape", std::vector<int64_t>{k, k}},
+                 {"strides", std::vector<int64_t>{o.stride, o.stride}},
+                 {"pads", std::vector<int64_t>{o.padding, o.padding, o.padding, o.padding}},
+                 {"dilations", std::vector<int64_t>{o.dilation, o.dilation}},
+                 {"group", o.groups}});
+}
+
+namespace {
+
+ModulePtr make_conv(const LayerSpec& l, const Shape& in, Shape& out) {
+  need_image(l, in);
+  const int64_t o = l.i("out"), k = l.i("kernel"), s = l.i("stride"), p = l.i("padding"), d = l.i("dilation"),
+                g = l.i("groups");
+  if (in[0] % g || o % g)
+    layer_error(l, "groups " + std::to_string(g) + " must divide both the input channels of " + per_sample(in) +
+                       " and out " + std::to_string(o));
+  const int64_t extent = d * (k - 1) + 1, oh = window_out(l, in, extent, s, p);
+  out = {o, oh, (in[2] + 2 * p - extent) / s + 1};
+  return std::make_shared<Conv2d>(in[0], o, k, Conv2dOptions{s, p, d, g, l.b("bias")});
+}
+
+}  // namespace
+
+LayerType conv_layer_type() {
+  using A = ArgSpec;
+  return {{layer_args::out, layer_args::kernel, {"stride", A::Int, 1.0, 1, 1024}, {"padding", A::Int, 0.0, 0, 1024},
+           {"dilation", A::Int, 1.0, 1, 1024}, {"groups", A::Int, 1.0, 1, layer_args::kBig}, layer_args::bias},
+          make_conv};
 }
 
 }  // namespace nf

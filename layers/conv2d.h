@@ -5,7 +5,7 @@
 // nf::default_generator() (PyTorch's default). The math is ops::conv2d.
 #pragma once
 #include "framework/ops/conv.h"
-#include "layers/module.h"
+#include "layers/registry.h"
 
 namespace nf {
 
@@ -21,6 +21,9 @@ class Conv2d : public Module {
   std::string type_name() const override { return "Conv2d"; }
   // "3, 16, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1), bias=False"
   std::string extra_repr() const override;
+  int64_t macs(const Shape& in, const Shape& out) const override;  // out's elements x in/groups x k x k
+  std::string to_onnx(OnnxGraph& g, const std::string& prefix, const std::string& x) override;  // Conv
+  FusionRole fusion_role() const override { return FusionRole::Conv; }
 
   int64_t in_channels() const { return in_channels_; }
   int64_t out_channels() const { return out_channels_; }
@@ -35,5 +38,8 @@ class Conv2d : public Module {
   Conv2dOptions options_;
   Tensor weight_, bias_;
 };
+
+// The registry entry "conv" (Conv2d): out, kernel, stride, padding, dilation, groups, bias.
+LayerType conv_layer_type();
 
 }  // namespace nf

@@ -21,4 +21,15 @@ std::string Dropout::extra_repr() const {
   return "p=" + p + ", inplace=False";
 }
 
+namespace {
+
+ModulePtr make_dropout(const LayerSpec& l, const Shape& in, Shape& out) {
+  out = in;
+  return std::make_shared<Dropout>(l.f("p"));
+}
+
+}  // namespace
+
+LayerType dropout_layer_type() { return {{{"p", ArgSpec::Float, 0.5, 0, 0.999}}, make_dropout}; }
+
 }  // namespace nf

@@ -1,7 +1,7 @@
 // Flatten layer (ops::flatten): [d0, ..., d_{s-1}, d_s * ... * d_last], s = start_dim.
 // Printed as PyTorch: "Flatten(start_dim=1, end_dim=-1)".
 #pragma once
-#include "layers/module.h"
+#include "layers/registry.h"
 
 namespace nf {
 
@@ -14,9 +14,13 @@ class Flatten : public Module {
   std::string extra_repr() const override {
     return "start_dim=" + std::to_string(start_dim_) + ", end_dim=-1";
   }
+  std::string to_onnx(OnnxGraph& g, const std::string& prefix, const std::string& x) override;  // Flatten(axis=1)
 
  private:
   int64_t start_dim_;
 };
+
+// The registry entry "flatten" (no arguments): [N, ...] -> [N, F].
+LayerType flatten_layer_type();
 
 }  // namespace nf

@@ -11,7 +11,9 @@
 //                                    inside BN (or as the convolution's post-ops)
 // Parameter names, training results and gradients are unchanged; evaluation with
 // folding differs from the unfused one by float rounding (~1e-6 relative).
-// Every skipped module's forward hook still runs, so summaries list it.
+// Every skipped module's forward hook still runs, so summaries list it. The pass asks
+// each module its FusionRole (layers/module.h) instead of its class: a layer takes part
+// by declaring its role.
 #pragma once
 #include "layers/module.h"
 

@@ -16,6 +16,7 @@ class GroupNorm : public Norm {
   Tensor forward(const Tensor& x) override;
   std::string type_name() const override { return "GroupNorm"; }
   std::string extra_repr() const override;  // "2, 16, eps=1e-05, affine=True"
+  std::string to_onnx(OnnxGraph& g, const std::string& prefix, const std::string& x) override;  // onnx_group_norm
   int64_t groups() const { return groups_; }
 
  private:
@@ -28,7 +29,13 @@ class LayerNorm : public Norm {
   Tensor forward(const Tensor& x) override;
   std::string type_name() const override { return "LayerNorm"; }
   std::string extra_repr() const override;  // "(64,), eps=1e-05, elementwise_affine=True"
+  std::string to_onnx(OnnxGraph& g, const std::string& prefix, const std::string& x) override;  // onnx_group_norm, 1 group
 
 };
+
+// The registry entries "group_norm" (groups, eps, affine: GroupNorm on [N, C, H, W] or
+// [N, C]) and "layer_norm" (eps: GroupNorm(1, C) on [N, C, H, W], LayerNorm on [N, F]).
+LayerType group_norm_layer_type();
+LayerType layer_norm_layer_type();
 
 }  // namespace nf

@@ -1,4 +1,7 @@
+// Module and Sequential (see module.h).
 #include "layers/module.h"
+
+#include "layers/onnx_graph.h"
 
 namespace nf {
 
@@ -10,6 +13,13 @@ Tensor Module::operator()(const Tensor& x) {
   Tensor y = forward(x);
   run_forward_hook(x, y);
   return y;
+}
+
+int64_t Module::macs(const Shape&, const Shape&) const { return 0; }
+
+std::string Module::to_onnx(OnnxGraph&, const std::string& prefix, const std::string&) {
+  throw Error("export: " + (prefix.empty() ? std::string("the model") : prefix) + " (" + type_name() +
+              ") has no ONNX form");
 }
 
 void Module::run_forward_hook(const Tensor& x, const Tensor& y) const {
@@ -148,6 +158,11 @@ Tensor Sequential::run(const Tensor& x, size_t begin, size_t end) {
     }
   }
   return h;
+}
+
+std::string Sequential::to_onnx(OnnxGraph& g, const std::string& prefix, std::string x, size_t begin, size_t end) {
+  for (size_t i = begin; i < end; ++i) x = at(i)->to_onnx(g, onnx_name(prefix, children()[i].first), x);
+  return x;
 }
 
 void Sequential::set_step(size_t first, Step step) {

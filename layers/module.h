@@ -2,7 +2,10 @@
 // parameters and buffers and named child modules, in registration order; names
 // compose with '.' into PyTorch state_dict names ("layer1.0.bn1.running_var").
 // train()/eval() switch the whole tree; freezing is requires_grad(false) on a parameter.
-// Layers are thin: forward() calls one op in framework/ops.
+// Layers are thin: forward() calls one op in framework/ops. A layer also answers what the
+// tools ask of it (its MACs for `summary`, its ONNX nodes for `export`, its role in the
+// fusion pass), so they walk any model without knowing its layer types; a recipe reaches
+// a layer through the layer registry (layers/registry.h).
 #pragma once
 #include <functional>
 #include <map>
@@ -20,6 +23,21 @@ class Module;
 using ModulePtr = std::shared_ptr<Module>;
 template <class T>
 using Named = std::vector<std::pair<std::string, T>>;
+class OnnxGraph;  // layers/onnx_graph.h
+
+// What a module is to the fusion pass and BatchNorm folding (layers/fusion.h); each role
+// names the classes that take it.
+enum class FusionRole {
+  None,
+  Sequential,  // Sequential: its runs of children may become steps
+  Residual,    // Residual: forward_relu, its body's tail may take the shortcut
+  Conv,        // Conv2d: conv_bn with a following BatchNorm2d, ReLU or residual; folds a BatchNorm2d
+  BatchNorm,   // BatchNorm1d/2d: forward_fused with a following ReLU; folds into a preceding Conv2d (2d)
+  Relu,        // ReLU: a post-op of the step before it
+};
+// m as T, the class its role names, when m has role r; else null.
+template <class T>
+T* with_role(Module* m, FusionRole r);
 
 // Called after every Module::operator() while installed (summary, profiling).
 using ForwardHook = std::function<void(const Module& m, const Tensor& input, const Tensor& output)>;
@@ -34,6 +52,16 @@ class Module {
   void run_forward_hook(const Tensor& x, const Tensor& y) const;
   virtual std::string type_name() const = 0;  // "Conv2d", "BatchNorm2d", ...
   virtual std::string extra_repr() const { return ""; }  // "3, 16, kernel_size=3, ..."
+
+  // Multiply-accumulates of one forward from input shape `in` to output shape `out`
+  // (batch included): convolutions and linear layers count theirs; memory-bound layers
+  // count 0, as ptflops/fvcore do.
+  virtual int64_t macs(const Shape& in, const Shape& out) const;
+  // Appends the ONNX nodes computing this module (state_dict prefix `prefix`) of the
+  // value named `x` to g and returns its output's name; by default an nf::Error (no
+  // ONNX form). layers/onnx_graph.h says what g offers.
+  virtual std::string to_onnx(OnnxGraph& g, const std::string& prefix, const std::string& x);
+  virtual FusionRole fusion_role() const { return FusionRole::None; }
 
   // Recursive views, prefixed with the path from this module.
   Named<Tensor> named_parameters() const;
@@ -76,6 +104,11 @@ class Module {
   Named<ModulePtr> children_;
 };
 
+template <class T>
+T* with_role(Module* m, FusionRole r) {
+  return m && m->fusion_role() == r ? static_cast<T*>(m) : nullptr;
+}
+
 // Installs a forward hook for its lifetime (one per thread; restores the previous).
 class ForwardHookGuard {
  public:
@@ -100,6 +133,12 @@ class Sequential : public Module {
   void push_back(const std::string& name, ModulePtr m);
   Tensor forward(const Tensor& x) override { return run(x, 0, size()); }
   std::string type_name() const override { return "Sequential"; }
+  std::string to_onnx(OnnxGraph& g, const std::string& prefix, const std::string& x) override {
+    return to_onnx(g, prefix, x, 0, size());
+  }
+  // The ONNX nodes of children [begin, end) (a residual's body splits at its branch point).
+  std::string to_onnx(OnnxGraph& g, const std::string& prefix, std::string x, size_t begin, size_t end);
+  FusionRole fusion_role() const override { return FusionRole::Sequential; }
   size_t size() const { return children().size(); }
   ModulePtr at(size_t i) const { return children()[i].second; }
 

@@ -1,13 +1,15 @@
-// Norm: the base of the normalization layers (BatchNorm1d/2d, GroupNorm, LayerNorm), so
+// Norm: the base of the normalization layers (BatchNorm1d/2d, GroupNorm, LayerNorm,
+// InstanceNorm1d/2d), so
 // the trainer asks a module what it is instead of casting to each class:
 //   - its affine parameters "weight" (ones) and "bias" (zeros), [num_features], when
 //     affine (optimizer.no_weight_decay: [bn] exempts them);
-//   - whether it keeps running statistics (only BatchNorm does); finetune.bn
-//     frozen|frozen_stats and BN recalibration apply to those modules only.
+//   - whether it keeps running statistics (BatchNorm, InstanceNorm with
+//     track_running_stats); finetune.bn frozen|frozen_stats and BN recalibration apply
+//     to those modules only.
 #pragma once
 #include <string>
 
-#include "layers/module.h"
+#include "layers/registry.h"
 
 namespace nf {
 
@@ -31,6 +33,21 @@ class Norm : public Module {
   double eps_;
   Tensor weight_, bias_;
 };
+
+// Every normalization layer of the model, with its name ("layer1.0.bn1"), depth first.
+Named<Norm*> named_norms(const Module& model);
+// Those that keep running statistics.
+std::vector<Norm*> running_stat_norms(const Module& model);
+
+// ONNX forms the normalizations share, of value x with state_dict prefix p:
+// BatchNormalization with the given running statistics (the inference form: per
+// channel (x - mean) / sqrt(var + eps) * weight + bias; weight 1 and bias 0 when not
+// affine), and GroupNorm(groups) over [N, C, ...]: Reshape [N, groups, -1],
+// InstanceNormalization (scale 1, bias 0), Reshape back, Mul weight, Add bias (OpenCV
+// 4.6 imports neither GroupNormalization nor LayerNormalization).
+std::string onnx_batch_norm(OnnxGraph& g, const Norm& norm, const Tensor& running_mean, const Tensor& running_var,
+                            const std::string& p, const std::string& x);
+std::string onnx_group_norm(OnnxGraph& g, const Norm& norm, int64_t groups, const std::string& p, const std::string& x);
 
 // Python's repr() of a float ("1e-05", "0.1", "1.0"), for PyTorch-identical printouts.
 std::string py_float(double v);

@@ -3,6 +3,7 @@
 #include "framework/ops/eltwise.h"
 #include "framework/ops/shortcut.h"
 #include "layers/conv_bn.h"
+#include "layers/onnx_graph.h"
 
 namespace nf {
 
@@ -20,9 +21,9 @@ size_t Residual::fuse_tail() {
   tail_conv_ = nullptr;
   tail_bn_ = nullptr;
   const size_t n = body_->size();
-  auto* bn = n ? dynamic_cast<BatchNorm*>(body_->at(n - 1).get()) : nullptr;
+  auto* bn = n ? with_role<BatchNorm>(body_->at(n - 1).get(), FusionRole::BatchNorm) : nullptr;
   const size_t conv_at = bn ? n - 2 : n - 1;  // wraps around (no conv) when too short
-  auto* conv = conv_at < n ? dynamic_cast<Conv2d*>(body_->at(conv_at).get()) : nullptr;
+  auto* conv = conv_at < n ? with_role<Conv2d>(body_->at(conv_at).get(), FusionRole::Conv) : nullptr;
   const size_t tail = (bn ? 1 : 0) + (conv ? 1 : 0);
   if (!tail || n - tail < options_.shortcut_after) return 0;
   tail_conv_ = conv;
@@ -32,8 +33,8 @@ size_t Residual::fuse_tail() {
 
 void Residual::fold_batch_norms() {
   for (size_t i = 0; i + 1 < body_->size(); ++i) {
-    auto* conv = dynamic_cast<Conv2d*>(body_->at(i).get());
-    auto* bn = dynamic_cast<BatchNorm2d*>(body_->at(i + 1).get());
+    auto* conv = with_role<Conv2d>(body_->at(i).get(), FusionRole::Conv);
+    auto* bn = with_role<BatchNorm>(body_->at(i + 1).get(), FusionRole::BatchNorm);
     if (!conv || !bn || !bn->has_running_stats() || options_.shortcut_after == i + 1) continue;
     ModulePtr folded = folded_conv(*conv, *bn);
     body_->replace(i, 2, folded);
@@ -56,6 +57,24 @@ Tensor Residual::forward_relu(const Tensor& x, bool relu) {
   return relu ? ops::relu(y) : y;
 }
 
+std::string Residual::to_onnx(OnnxGraph& g, const std::string& p, const std::string& x) {
+  const ResidualOptions& o = options_;
+  const std::string body_p = o.inline_body ? p : onnx_name(p, "body");
+  const std::string pre = body_->to_onnx(g, body_p, x, 0, o.shortcut_after);
+  const std::string h = body_->to_onnx(g, body_p, pre, o.shortcut_after, body_->size());
+  const std::string s = shortcut_->size() ? shortcut_->to_onnx(g, onnx_name(p, o.shortcut_name), pre) : pre;
+  const std::string y = g.node("Add", {h, s}, onnx_name(p, "add"));
+  return o.relu ? g.node("Relu", {y}, onnx_name(p, "relu")) : y;
+}
+
 Tensor PadShortcut::forward(const Tensor& x) { return ops::shortcut_pad(x, out_channels_, stride_); }
+
+std::string PadShortcut::to_onnx(OnnxGraph& g, const std::string& p, const std::string& x) {
+  const int64_t in = g.input_shape(*this, p)[0], out = out_channels_, off = (out - in) / 2;
+  std::vector<float> w(out * in, 0.f);  // [out, in, 1, 1]
+  for (int64_t c = 0; c < in; ++c) w[(c + off) * in + c] = 1.f;
+  return g.node("Conv", {x, g.initializer(onnx_name(p, "select"), {out, in, 1, 1}, w)}, p,
+                {{"kernel_shape", std::vector<int64_t>{1, 1}}, {"strides", std::vector<int64_t>{stride_, stride_}}});
+}
 
 }  // namespace nf

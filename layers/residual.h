@@ -32,6 +32,9 @@ class Residual : public Module {
   Tensor forward(const Tensor& x) override { return forward_relu(x, options_.relu); }
   Tensor forward_relu(const Tensor& x, bool relu);
   std::string type_name() const override { return "Residual"; }
+  // Its body, its shortcut, Add [, Relu].
+  std::string to_onnx(OnnxGraph& g, const std::string& prefix, const std::string& x) override;
+  FusionRole fusion_role() const override { return FusionRole::Residual; }
 
   Sequential& body() { return *body_; }
   Sequential& shortcut() { return *shortcut_; }
@@ -59,6 +62,9 @@ class PadShortcut : public Module {
   PadShortcut(int64_t out_channels, int64_t stride) : out_channels_(out_channels), stride_(stride) {}
   Tensor forward(const Tensor& x) override;
   std::string type_name() const override { return "PadShortcut"; }
+  // A 1x1 Conv of stride s whose weight is the 0/1 matrix placing input channel c at
+  // output channel c + (out - in)/2 (exact: each output is one input times 1, or 0).
+  std::string to_onnx(OnnxGraph& g, const std::string& prefix, const std::string& x) override;
   int64_t out_channels() const { return out_channels_; }
   int64_t stride() const { return stride_; }
 

@@ -1,7 +1,6 @@
-// The layer registry: each name a recipe's model.layers may use -> its argument schema
-// and a factory that builds the module for a given input shape and infers the output
-// shape (as Caffe's layer registry; a listed network is data). `residual` and `repeat`
-// are structure, handled by the recipe reader and build_layers.
+// A recipe's model.layers turned into modules: each entry built by its type's factory
+// in the layer registry (layers/registry.h), `residual` entries as Residual modules of
+// their body and shortcut lists (`repeat` is written out by the recipe reader).
 // Shapes here are per sample (no batch dimension): [C, H, W] or [F].
 #pragma once
 #include <memory>
@@ -10,16 +9,16 @@
 #include <vector>
 
 #include "layers/batch_norm.h"
+#include "layers/layer_spec.h"
 #include "layers/module.h"
-#include "models/layer_spec.h"
 
 namespace nf {
 
-// Every name an entry of model.layers may have (registry names, residual, repeat).
+// Every name an entry of model.layers may have (the registry's types, residual, repeat).
 std::vector<std::string> layer_names();
 
-// The arguments of a registry layer, with batch_norm's momentum/eps defaults taken from
-// `bn` (model.bn); nullopt for a name that is not in the registry.
+// The arguments of a registry layer, with batch_norm's momentum/eps/sync defaults taken
+// from `bn` (model.bn); nullopt for a name that is not in the registry.
 std::optional<std::vector<ArgSpec>> layer_arguments(const std::string& type, const BatchNormOptions& bn);
 
 // Builds the listed network for inputs [N, shape...] as an nn.Sequential with

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "layers/batch_norm.h"
-#include "models/layer_spec.h"
+#include "layers/layer_spec.h"
 
 namespace nf {
 

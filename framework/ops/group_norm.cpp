@@ -38,7 +38,12 @@ void check_inputs(const Tensor& x, int64_t groups, const Tensor& weight, const T
 
 }  // namespace
 
-Tensor group_norm(const Tensor& x_in, int64_t groups, const Tensor& weight_in, const Tensor& bias_in, double eps) {
+Tensor group_norm(const Tensor& x, int64_t groups, const Tensor& weight, const Tensor& bias, double eps) {
+  return group_norm(x, groups, weight, bias, eps, nullptr);
+}
+
+Tensor group_norm(const Tensor& x_in, int64_t groups, const Tensor& weight_in, const Tensor& bias_in, double eps,
+                  GroupNormStats* stats) {
   check_inputs(x_in, groups, weight_in, bias_in);
   const int64_t N = x_in.size(0), C = x_in.size(1);
   const MemoryFormat layout = channel_rows_format(x_in);
@@ -48,11 +53,13 @@ Tensor group_norm(const Tensor& x_in, int64_t groups, const Tensor& weight_in, c
   Tensor y = Tensor::empty(x.shape(), DType::F32, x.device(), layout);
   Tensor mean = Tensor::empty({N, groups}, DType::F32, x.device());
   Tensor rstd = Tensor::empty({N, groups}, DType::F32, x.device());
+  Tensor var = stats ? Tensor::empty({N, groups}, DType::F32, x.device()) : Tensor();
   switch (x.device().type) {
-    case DeviceType::CPU: cpu::group_norm_forward(x, groups, w, b, eps, y, mean, rstd); break;
-    case DeviceType::CUDA: cuda::group_norm_forward(x, groups, w, b, eps, y, mean, rstd); break;
+    case DeviceType::CPU: cpu::group_norm_forward(x, groups, w, b, eps, y, mean, rstd, var); break;
+    case DeviceType::CUDA: cuda::group_norm_forward(x, groups, w, b, eps, y, mean, rstd, var); break;
     default: unsupported_device("group_norm", x);
   }
+  if (stats) *stats = {mean, var};
   if (!needs_grad({x_in, weight_in, bias_in})) return y;
 
   const bool need_dx = x_in.requires_grad();

@@ -24,6 +24,15 @@ namespace nf::ops {
 
 Tensor group_norm(const Tensor& x, int64_t groups, const Tensor& weight, const Tensor& bias, double eps = 1e-5);
 
+// group_norm that also hands back the statistics it normalized with: per (sample,
+// group), [N, groups] F32 on x's device, the mean and the biased variance (instance_norm
+// keeps running statistics of them). Values and gradients are group_norm's.
+struct GroupNormStats {
+  Tensor mean, var;
+};
+Tensor group_norm(const Tensor& x, int64_t groups, const Tensor& weight, const Tensor& bias, double eps,
+                  GroupNormStats* stats);
+
 Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps = 1e-5);
 
 }  // namespace nf::ops

@@ -5,7 +5,6 @@
 #include <nlohmann/json.hpp>
 
 #include "framework/io/checkpoint.h"
-#include "layers/batch_norm.h"
 #include "layers/fusion.h"
 #include "tools/cli/commands.h"
 #include "tools/cli/onnx_export.h"
@@ -18,7 +17,7 @@ namespace {
 
 int64_t count_batch_norms(const Module& model) {
   int64_t n = 0;
-  for (auto& [name, m] : model.named_modules()) n += dynamic_cast<const BatchNorm*>(m.get()) != nullptr;
+  for (auto& [name, m] : model.named_modules()) n += m->fusion_role() == FusionRole::BatchNorm;
   return n;
 }
 

@@ -4,20 +4,8 @@
 //
 // The graph: input "input" [N, C, H, W] (N fixed, or the symbolic "N"), output "logits"
 // [N, classes]; initializers keep the model's state_dict names ("layer1.0.conv1.weight").
-// Each layer maps to ONNX operators as inference engines run it:
-//   Conv2d -> Conv; BatchNorm1d/2d -> BatchNormalization (inference form: running
-//   statistics); ReLU -> Relu; Dropout -> nothing (identity in inference);
-//   MaxPool2d -> MaxPool; AvgPool2d -> [Pad (zeros),] AveragePool (PyTorch's
-//   count_include_pad=True, which OpenCV 4.6's AveragePool ignores);
-//   AdaptiveAvgPool2d -> GlobalAveragePool (1x1) or AveragePool (sizes that divide);
-//   Flatten -> Flatten(axis=1); Linear -> Gemm(transB=1);
-//   Residual -> its body, its shortcut, Add [, Relu];
-//   PadShortcut (option A) -> a 1x1 Conv of stride s whose weight is the 0/1 matrix
-//     placing input channel c at output channel c + (out - in)/2 (exact: each output is
-//     one input times 1, or 0);
-//   GroupNorm(G, C) / LayerNorm(F) -> Reshape [N, G, -1], InstanceNormalization (scale 1,
-//     bias 0), Reshape back, Mul weight, Add bias (OpenCV 4.6 imports neither
-//     GroupNormalization nor LayerNormalization).
+// Each layer writes its own nodes (Module::to_onnx, through layers/onnx_graph.h's
+// OnnxGraph, which GraphWriter implements here): this file knows no layer type.
 // BatchNorm folding is the caller's: export a model after fold_batch_norms (layers/fusion.h)
 // and the folded convolutions carry the BatchNorms. A layer with no ONNX form (a
 // BatchNorm without running statistics) is an nf::Error naming it.

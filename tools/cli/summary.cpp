@@ -7,8 +7,6 @@
 #include <sstream>
 
 #include "framework/autograd/autograd.h"
-#include "layers/conv2d.h"
-#include "layers/linear.h"
 #include "tools/cli/commands.h"
 #include "tools/train/model_setup.h"
 
@@ -26,12 +24,7 @@ std::vector<LayerInfo> summarize(Module& model, const Shape& input_chw) {
       if (!m.children().empty() || !index.count(&m)) return;
       LayerInfo li{modules[index[&m]].first, m.type_name(), y.shape(), 0, 0};
       for (auto& [n, p] : m.named_parameters()) li.params += p.numel();
-      if (dynamic_cast<const Conv2d*>(&m)) {
-        const Shape w = m.named_parameters().front().second.shape();  // weight [O, C/g, KH, KW]
-        li.macs = y.numel() * w[1] * w[2] * w[3];
-      } else if (dynamic_cast<const Linear*>(&m)) {
-        li.macs = x.size(-1) * y.size(-1);
-      }
+      li.macs = m.macs(x.shape(), y.shape());
       seen[index[&m]] = li;
     });
     NoGradGuard no_grad;

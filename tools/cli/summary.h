@@ -1,6 +1,7 @@
 // `normforge summary`: every leaf layer with its output shape, parameter count and
-// multiply-accumulates (convolutions and linear layers; the rest are memory-bound
-// and counted as 0, as ptflops/fvcore do), from one forward pass of one image.
+// multiply-accumulates (each layer's Module::macs: convolutions and linear layers; the
+// rest are memory-bound and count 0, as ptflops/fvcore do), from one forward pass of
+// one image.
 #pragma once
 #include <cstdint>
 #include <string>

@@ -1,4 +1,4 @@
-// Reading a recipe's model.layers into LayerSpecs (models/layer_spec.h): each entry is
+// Reading a recipe's model.layers into LayerSpecs (layers/layer_spec.h): each entry is
 // a bare layer name or a one-key map {name: {args}}, with an optional `name: NAME`
 // beside it; arguments are checked against the layer registry's schema (types, ranges,
 // defaults, "did you mean" for unknown layers and keys); `repeat` is written out in

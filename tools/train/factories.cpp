@@ -39,9 +39,8 @@ std::unique_ptr<data::DataLoader> make_loader(const Recipe& r, const std::string
 std::unique_ptr<optim::Optimizer> make_optimizer(const Recipe& r, Module& model) {
   optim::ParamGroup decay{{}, r.optimizer.lr, r.optimizer.weight_decay}, no_decay{{}, r.optimizer.lr, 0.0};
   std::set<std::string> bn_params;
-  for (auto& [mname, m] : model.named_modules())
-    if (dynamic_cast<Norm*>(m.get()))  // every normalization layer's affine parameters
-      for (auto& [pname, p] : m->named_parameters()) bn_params.insert(mname + "." + pname);
+  for (auto& [mname, norm] : named_norms(model))  // every normalization layer's affine parameters
+    for (auto& [pname, p] : norm->named_parameters()) bn_params.insert(mname + "." + pname);
   for (auto& [name, p] : model.named_parameters()) {
     if (!p.requires_grad()) continue;
     bool exempt = false;

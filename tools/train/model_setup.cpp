@@ -14,21 +14,11 @@
 namespace nf {
 
 namespace {
-// The normalization layers with running statistics (BatchNorm): what finetune.bn's
-// frozen modes and recalibration act on. GroupNorm/LayerNorm follow finetune.freeze.
-std::vector<Norm*> running_stat_norms(const Module& model) {
-  std::vector<Norm*> out;
-  for (auto& [name, m] : model.named_modules())
-    if (auto* n = dynamic_cast<Norm*>(m.get()); n && n->has_running_stats()) out.push_back(n);
-  return out;
-}
 // "fc." for the built-in models, the last linear layer's name + "." for a listed one:
 // the parameters finetune.reset_head re-initializes.
 std::string head_prefix(const Module& model) {
-  std::string head = "fc";
-  for (auto& [name, m] : model.named_modules())
-    if (dynamic_cast<Linear*>(m.get())) head = name;
-  return head + ".";
+  const std::string last = last_linear_name(model);
+  return (last.empty() ? "fc" : last) + ".";
 }
 }  // namespace
 

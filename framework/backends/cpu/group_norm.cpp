@@ -79,7 +79,7 @@ float at(const Tensor& t, int64_t i, float otherwise) { return t.defined() ? t.d
 }  // namespace
 
 void group_norm_forward(const Tensor& x, int64_t groups, const Tensor& w, const Tensor& b, double eps, Tensor& y,
-                        Tensor& mean, Tensor& rstd) {
+                        Tensor& mean, Tensor& rstd, Tensor& var) {
   const Units us(x, groups);
   const int64_t N = us.N, C = us.C, G = us.G, Cg = C / G;
   const float* px = x.data<float>();
@@ -99,9 +99,11 @@ void group_norm_forward(const Tensor& x, int64_t groups, const Tensor& w, const 
       for (int64_t c = g * Cg; c < (g + 1) * Cg; ++c) t1 += s1[n * C + c], t2 += s2[n * C + c];
       const double d = t1 / count;
       const float m = static_cast<float>(shift[n * C + g * Cg] + d);
-      const float r = static_cast<float>(1.0 / std::sqrt(std::max(0.0, t2 / count - d * d) + eps));
+      const double v = std::max(0.0, t2 / count - d * d);
+      const float r = static_cast<float>(1.0 / std::sqrt(v + eps));
       mean.data<float>()[n * G + g] = m;
       rstd.data<float>()[n * G + g] = r;
+      if (var.defined()) var.data<float>()[n * G + g] = static_cast<float>(v);
       for (int64_t c = g * Cg; c < (g + 1) * Cg; ++c) {
         alpha[n * C + c] = r * at(w, c, 1.f);
         beta[n * C + c] = at(b, c, 0.f) - m * alpha[n * C + c];

@@ -7,7 +7,8 @@
 // is, per sample, C/16 blocks of S rows of 16 channels. x, y, g and dx are F32 tensors
 // of x's shape, all in one of these two formats. weight and bias are contiguous [C] F32
 // (undefined: affine=false, scale 1, shift 0); mean and rstd are contiguous [N, G] F32;
-// an undefined output is not wanted.
+// var (biased variances, contiguous [N, G] F32) is optional; other undefined outputs
+// are not wanted either.
 // Sums are taken in double, per (sample, channel) over the S rows, then per (sample,
 // group) over its C/G channels, in a fixed order: deterministic for any thread count.
 #pragma once
@@ -19,10 +20,10 @@ namespace nf::cpu {
 
 // Per (n, g): mean and rstd = 1 / sqrt(var + eps) over its C/G * S values (biased
 // variance, sums shifted by the group's first value, as BatchNorm's), stored rounded
-// into mean/rstd; y = x * alpha + beta with alpha = rstd * weight[c] and
+// into mean/rstd (and var when defined); y = x * alpha + beta with alpha = rstd * weight[c] and
 // beta = bias[c] - mean * alpha (PyTorch's GroupNorm forward).
 void group_norm_forward(const Tensor& x, int64_t groups, const Tensor& weight, const Tensor& bias, double eps,
-                        Tensor& y, Tensor& mean, Tensor& rstd);
+                        Tensor& y, Tensor& mean, Tensor& rstd, Tensor& var);
 
 // The backward, PyTorch's GroupNorm formulas with r = rstd[n, g], M = C/G * S:
 // per (n, c): db = sum_s g, ds = sum_s g * (x - mean[n, g]);

@@ -41,8 +41,9 @@ void check_layout(const Tensor& x, const Tensor& t, const char* name) {
   check_channel_layout("group_norm (CUDA)", x, t, name);
 }
 
-// grid N * G, block kThreads: mean and rstd of group blockIdx.x.
-__global__ void stats_kernel(GroupLayout GL, const float* __restrict__ x, double eps, float* mean, float* rstd) {
+// grid N * G, block kThreads: mean and rstd (and var, when not null) of group blockIdx.x.
+__global__ void stats_kernel(GroupLayout GL, const float* __restrict__ x, double eps, float* mean, float* rstd,
+                             float* var_out) {
   const ChannelLayout& L = GL.L;
   const int64_t n = blockIdx.x / GL.G, c0 = blockIdx.x % GL.G * GL.Cg, count = GL.Cg * L.S;
   const double K = x[L.offset(n * L.S, c0)];
@@ -58,6 +59,7 @@ __global__ void stats_kernel(GroupLayout GL, const float* __restrict__ x, double
   const double d = a / count, var = max(0.0, b / count - d * d);
   mean[blockIdx.x] = static_cast<float>(K + d);
   rstd[blockIdx.x] = static_cast<float>(1.0 / sqrt(var + eps));
+  if (var_out) var_out[blockIdx.x] = static_cast<float>(var);
 }
 
 // y = x * alpha + beta, alpha = rstd * weight[c], beta = bias[c] - mean * alpha.
@@ -134,14 +136,14 @@ __global__ void grad_input_kernel(GroupLayout GL, int64_t n, const float* __rest
 }  // namespace
 
 void group_norm_forward(const Tensor& x, int64_t groups, const Tensor& weight, const Tensor& bias, double eps,
-                        Tensor& y, Tensor& mean, Tensor& rstd) {
+                        Tensor& y, Tensor& mean, Tensor& rstd, Tensor& var) {
   Scope scope(x.device());
   check_layout(x, y, "output");
   const GroupLayout GL(x, groups);
   const int64_t NG = x.size(0) * groups, n = x.numel();
   NF_CHECK(NG <= INT_MAX, "group_norm (CUDA): too many (sample, group) pairs: " + std::to_string(NG));
   stats_kernel<<<unsigned(NG), kThreads, 0, stream()>>>(GL, x.data<float>(), eps, mean.data<float>(),
-                                                         rstd.data<float>());
+                                                         rstd.data<float>(), var.defined() ? var.data<float>() : nullptr);
   check_launch("group_norm stats_kernel");
   apply_kernel<<<blocks_for(n, kThreads), kThreads, 0, stream()>>>(GL, n, x.data<float>(), ptr(weight), ptr(bias),
                                                                     mean.data<float>(), rstd.data<float>(),

@@ -126,7 +126,8 @@ void eltwise_relu_backward(const float*, const float*, float*, int64_t) { unavai
 void eltwise_scale(const float*, float, float*, int64_t) { unavailable("cuda::eltwise_scale"); }
 
 // group_norm.h
-void group_norm_forward(const Tensor&, int64_t, const Tensor&, const Tensor&, double, Tensor&, Tensor&, Tensor&) {
+void group_norm_forward(const Tensor&, int64_t, const Tensor&, const Tensor&, double, Tensor&, Tensor&, Tensor&,
+                        Tensor&) {
   unavailable("cuda::group_norm_forward");
 }
 void group_norm_backward(const Tensor&, const Tensor&, int64_t, const Tensor&, const Tensor&, const Tensor&, Tensor&,

@@ -1,6 +1,7 @@
 // A network written as a list (a recipe's model.layers): each entry parsed and checked
-// against the layer registry's argument schema (models/layer_registry.h) by the recipe
-// reader, `repeat` already written out; build_layers turns the list into modules.
+// against the layer registry's argument schema (layers/registry.h) by the recipe
+// reader, `repeat` already written out; build_layers (models/layer_registry.h) turns
+// the list into modules.
 #pragma once
 #include <cstdint>
 #include <map>
