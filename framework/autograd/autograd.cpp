@@ -3,12 +3,11 @@
 #include <unordered_map>
 #include <unordered_set>
 
-#include "framework/ops/eltwise.h"
-
 namespace nf {
 
 namespace {
 thread_local bool g_grad_enabled = true;
+GradSumFn g_grad_sum = nullptr;
 }
 
 bool grad_enabled() { return g_grad_enabled; }
@@ -33,12 +32,15 @@ Tensor record(Tensor output, std::string name, std::vector<Tensor> inputs, Backw
   return output;
 }
 
+void set_grad_sum(GradSumFn sum) { g_grad_sum = sum; }
+
 void accumulate_grad(Tensor& a, const Tensor& b) {
   if (!a.defined()) {
     a = b;
     return;
   }
-  a = ops::add(a, b);
+  NF_CHECK(g_grad_sum, "autograd: no gradient sum registered (framework/ops/eltwise.cpp registers ops::add)");
+  a = g_grad_sum(a, b);
 }
 
 void Tensor::backward(const Tensor& grad_output) const {

@@ -47,7 +47,14 @@ bool needs_grad(const std::vector<Tensor>& inputs);
 // capture output.detach() where the backward needs the forward result.
 Tensor record(Tensor output, std::string name, std::vector<Tensor> inputs, BackwardFn backward);
 
-// Adds b into a (same shape/dtype/device); used to accumulate gradients.
+// Adds b into a (same shape/dtype/device); used to accumulate gradients. An undefined a
+// takes b; otherwise a becomes the registered gradient sum of a and b.
 void accumulate_grad(Tensor& a, const Tensor& b);
+
+// The gradient sum: a + b, same shape, dtype and device, in a's memory format. Autograd
+// calls no op, so the ops layer registers its add (framework/ops/eltwise.cpp) when the
+// program starts; backward() where gradients meet and none is registered is an error.
+using GradSumFn = Tensor (*)(const Tensor& a, const Tensor& b);
+void set_grad_sum(GradSumFn sum);
 
 }  // namespace nf

@@ -5,7 +5,6 @@
 #include <cstring>
 #include <new>
 
-#include "framework/backends/cpu/allocator.h"
 #include "framework/core/error.h"
 
 namespace nf {

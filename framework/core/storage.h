@@ -1,7 +1,9 @@
 // Storage: one allocation on one device, shared by every Tensor that views it.
 // CPU memory is 64-byte aligned (what oneDNN's AVX-512 kernels like) and comes from
-// the caching allocator in framework/backends/cpu/allocator.h. CUDA memory comes from the
-// CUDA backend's caching allocator (framework/backends/cuda/memory.cpp).
+// the CPU backend's caching allocator (framework/backends/cpu/allocator.h). CUDA memory
+// comes from the CUDA backend's caching allocator (framework/backends/cuda/memory.cpp).
+// Core declares the allocation hooks below and the backends implement them, so
+// core includes no backend.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -30,6 +32,10 @@ class Storage {
 
 // Copies n bytes between any two devices (host<->device, device<->device, host<->host).
 void copy_bytes(void* dst, Device dst_dev, const void* src, Device src_dev, size_t n);
+
+// CPU hooks, implemented by the CPU backend (framework/backends/cpu/allocator.cpp).
+void* cpu_alloc(size_t nbytes);           // 64-byte aligned
+void cpu_free(void* p, size_t nbytes);    // nbytes: what cpu_alloc was asked for
 
 // CUDA hooks, implemented by the CUDA backend (framework/backends/cuda/memory.cpp and
 // tensor_kernels.cu), or by framework/backends/cuda/unavailable.cpp in a build without it

@@ -15,20 +15,22 @@
 #include <string>
 
 #include "framework/core/tensor.h"
+#include "framework/ops/collective.h"
 
 namespace nf::dist {
 
-class ProcessGroup {
+// Implements ops::Collective, which SyncBatchNorm takes (ops do not include this layer).
+class ProcessGroup : public ops::Collective {
  public:
   int rank() const { return rank_; }
-  int size() const { return size_; }
+  int size() const override { return size_; }
   int local_rank() const { return local_rank_; }  // among the ranks on this machine
   bool is_root() const { return rank_ == 0; }
   bool distributed() const { return size_ > 1; }
 
   // Host collectives (blocking).
   // recv[r * n + i] = rank r's send[i].
-  void allgather(const double* send, int64_t n, double* recv) const;
+  void allgather(const double* send, int64_t n, double* recv) const override;
   // Element-wise sums in place; exact where each element has one non-zero contributor.
   void allreduce_sum(double* data, int64_t n) const;
   void allreduce_sum(float* data, int64_t n) const;

@@ -6,7 +6,7 @@
 //     default: unsupported_device("relu", x);
 //   }
 //
-// Every op checks its inputs with check_same_device/check_float before dispatching.
+// An op checks its inputs with the check_* functions below before dispatching.
 #pragma once
 #include <string>
 #include <vector>

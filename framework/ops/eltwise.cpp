@@ -3,6 +3,7 @@
 // kernels of backends/cuda/eltwise. relu's backward uses its output
 // (relu_use_dst). Outputs keep the first input's memory format (NCHW, NHWC or nChw16c); a second
 // operand in another format is converted to it, so the kernels see n dense elements.
+// add is also autograd's gradient sum (registered with set_grad_sum below it).
 #include "framework/ops/eltwise.h"
 
 #include "framework/autograd/autograd.h"
@@ -31,6 +32,9 @@ Tensor add(const Tensor& a_in, const Tensor& b_in) {
   }
   return record(out, "add", {a_in, b_in}, [](const Tensor& g) { return std::vector<Tensor>{g, g}; });
 }
+
+// backward() sums the gradients that meet with add (autograd.h: autograd calls no op).
+[[maybe_unused]] const bool kGradSumRegistered = (set_grad_sum(&add), true);
 
 Tensor relu(const Tensor& x_in) {
   Tensor x = x_in.dense_or_blocked();

@@ -35,7 +35,7 @@ Kernels kernels_for(const Tensor& x) {
 }
 
 // This rank's vector `mine`, gathered from every rank: rank r's at [r * size, (r + 1) * size).
-std::vector<double> gather(const dist::ProcessGroup& group, const std::vector<double>& mine) {
+std::vector<double> gather(const Collective& group, const std::vector<double>& mine) {
   std::vector<double> all(mine.size() * group.size());
   group.allgather(mine.data(), static_cast<int64_t>(mine.size()), all.data());
   return all;
@@ -45,7 +45,7 @@ std::vector<double> gather(const dist::ProcessGroup& group, const std::vector<do
 
 Tensor sync_batch_norm(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias_in, BatchNormState& state,
                        std::optional<double> momentum, double eps, const BatchNormFusion& fuse,
-                       const dist::ProcessGroup& group) {
+                       const Collective& group) {
   check_batch_norm_inputs(x_in, weight_in, bias_in, state, true, fuse.residual);
   const Kernels k = kernels_for(x_in);
   const int64_t C = x_in.size(1);

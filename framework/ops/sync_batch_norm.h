@@ -1,5 +1,6 @@
 // SyncBatchNorm: batch_norm in training mode with the statistics of the global batch,
-// the samples of every rank of a data-parallel group (PyTorch's SyncBatchNorm).
+// the samples of every rank of a data-parallel group (PyTorch's SyncBatchNorm); the
+// group is an ops::Collective (framework/ops/collective.h), e.g. dist::world().
 // Shapes, the fused residual add and ReLU, the running-statistics update and the error
 // cases are ops::batch_norm's with use_batch_stats = true (framework/ops/batch_norm.h),
 // with n the global count:
@@ -17,13 +18,13 @@
 #pragma once
 #include <optional>
 
-#include "framework/distributed/process_group.h"
 #include "framework/ops/batch_norm.h"
+#include "framework/ops/collective.h"
 
 namespace nf::ops {
 
 Tensor sync_batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, BatchNormState& state,
                        std::optional<double> momentum, double eps, const BatchNormFusion& fuse,
-                       const dist::ProcessGroup& group);
+                       const Collective& group);
 
 }  // namespace nf::ops
