@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <random>
@@ -50,19 +51,30 @@ inline void expect_bitwise_equal(const std::string& what, const Tensor& a, const
   EXPECT_EQ(0, std::memcmp(x.raw_data(), y.raw_data(), x.nbytes())) << what << " differs bitwise";
 }
 
-// Finite-difference gradient check. f maps inputs to one output y; the check uses
-// L = sum(y * R) for a fixed random R, central differences with step eps, sums in
-// double. Checks every input with requires_grad; at most max_elems entries each
-// (spread over the tensor).
-inline void gradcheck(const std::string& what, const std::function<Tensor(const std::vector<Tensor>&)>& f,
-                      std::vector<Tensor> inputs, double eps = 1e-2, double rtol = 2e-2, double atol = 2e-3,
-                      int64_t max_elems = 200) {
-  Tensor y = f(inputs);
+// Finite-difference gradient check on `device`. f maps inputs to one output y; the check
+// uses L = sum(y * R) for a fixed random R, central differences with step eps, sums in
+// double. `inputs` are host tensors; every call of f gets them copied to the device
+// (same values and memory format; the analytic pass as fresh leaves), and the perturbed
+// ones are made on the host and copied again, so f runs on the device throughout.
+// Checks every input with requires_grad; at most max_elems entries each (spread over
+// the tensor, indexed in logical row-major order).
+using GradFn = std::function<Tensor(const std::vector<Tensor>&)>;
+inline void gradcheck(Device device, const std::string& what, const GradFn& f, const std::vector<Tensor>& inputs,
+                      double eps = 1e-2, double rtol = 2e-2, double atol = 2e-3, int64_t max_elems = 200) {
+  auto on_device = [&](const Tensor& t) {
+    if (!t.defined() || t.device() == device) return t.defined() && t.requires_grad() ? t.detach().clone() : t;
+    return t.detach().to(device);
+  };
+  std::vector<Tensor> leaves;
+  for (const Tensor& x : inputs) {
+    Tensor d = on_device(x);
+    if (x.defined() && x.requires_grad()) d.set_requires_grad(true);
+    leaves.push_back(d);
+  }
+  Tensor y = f(leaves);
   Tensor R = randn(y.shape(), 1234);
   std::vector<float> r = R.to_vector();
-  for (Tensor& x : inputs)
-    if (x.defined() && x.requires_grad()) x.set_grad(Tensor());
-  y.backward(R);
+  y.backward(R.to(device));
   auto loss = [&](const std::vector<Tensor>& in) {
     NoGradGuard ng;
     std::vector<float> v = f(in).to_vector();
@@ -70,35 +82,49 @@ inline void gradcheck(const std::string& what, const std::function<Tensor(const 
     for (size_t i = 0; i < v.size(); ++i) s += (double)v[i] * r[i];
     return s;
   };
+  std::vector<Tensor> plain;  // the inputs on the device, no gradient wanted
+  for (const Tensor& x : inputs) plain.push_back(x.defined() ? on_device(x).detach() : x);
   for (size_t k = 0; k < inputs.size(); ++k) {
-    Tensor x = inputs[k];
+    const Tensor& x = inputs[k];
     if (!x.defined() || !x.requires_grad()) continue;
-    ASSERT_TRUE(x.grad().defined()) << what << ": input " << k << " got no gradient";
-    std::vector<float> g = x.grad().to_vector();
+    ASSERT_TRUE(leaves[k].grad().defined()) << what << ": input " << k << " got no gradient";
+    std::vector<float> g = leaves[k].grad().to_vector();
+    std::vector<float> v = x.to_vector();  // logical order
+    const MemoryFormat format = x.memory_format() == MemoryFormat::Blocked16 && !device.is_cpu()
+                                    ? MemoryFormat::ChannelsLast
+                                    : x.memory_format();
+    auto with = [&](int64_t i, float value) {
+      std::vector<float> p = v;
+      p[i] = value;
+      std::vector<Tensor> in = plain;
+      in[k] = Tensor::from_vector(p, x.shape()).contiguous(format).to(device);
+      return loss(in);
+    };
     int64_t n = x.numel(), step = std::max<int64_t>(1, n / max_elems);
-    float* p = x.data<float>();
     double max_err = 0;
     for (int64_t i = 0; i < n; i += step) {
-      float orig = p[i];
-      p[i] = orig + (float)eps;
-      double lp = loss(inputs);
-      p[i] = orig - (float)eps;
-      double lm = loss(inputs);
-      p[i] = orig;
+      const float orig = v[i];
+      double lp = with(i, orig + (float)eps);
+      double lm = with(i, orig - (float)eps);
       double num = (lp - lm) / (2 * eps);
       double err = std::fabs(num - g[i]);
       max_err = std::max(max_err, err / (atol + rtol * std::fabs(num)));
       EXPECT_LE(err, atol + rtol * std::fabs(num))
-          << what << ": d/dinput" << k << "[" << i << "] numeric " << num << " analytic " << g[i];
+          << what << ": d/dinput" << k << "[" << i << "] numeric " << num << " analytic " << g[i] << " on "
+          << device.str();
       if (err > atol + rtol * std::fabs(num)) return;  // one report per check is enough
     }
-    std::printf("[gradcheck] %-32s input %zu: max err/tol = %.3f\n", what.c_str(), k, max_err);
+    std::printf("[gradcheck] %-32s input %zu: max err/tol = %.3f (%s)\n", what.c_str(), k, max_err,
+                device.str().c_str());
   }
 }
 
 // Reference tensors written by tests/parity/ref_*.py (PyTorch 1.13) at build time.
+// $NF_PARITY_DIR, when set, replaces the build's folder (a GPU machine's bundle ships them).
 inline io::TensorDict load_ref(const std::string& name) {
-  return io::load_safetensors(std::string(NF_PARITY_DIR) + "/" + name + ".safetensors");
+  const char* env = std::getenv("NF_PARITY_DIR");
+  const std::string dir = env && *env ? env : NF_PARITY_DIR;
+  return io::load_safetensors(dir + "/" + name + ".safetensors");
 }
 
 // Sets the CPU convolution algorithm for one scope (tests that compare with PyTorch's

@@ -1,35 +1,37 @@
-// Batch Normalization: finite-difference gradients (training and eval statistics,
-// 1d and 2d, affine on/off, frozen affine), PyTorch parity over 4 training steps
-// plus an eval step (tests/parity/ref_batch_norm.py), eval-mode invariants (running
-// statistics untouched, each image independent of its batch), and the layer's
-// names, printout and errors.
+// Batch Normalization, per device (device_test.h): finite-difference gradients (training
+// and eval statistics, 1d and 2d, affine on/off, frozen affine), PyTorch parity over 4
+// training steps plus an eval step (tests/parity/ref_batch_norm.py), eval-mode
+// invariants (running statistics untouched, each image independent of its batch),
+// sums under cancellation against float64, the first cumulative step, errors; the CPU
+// allocator's steady state (CPU only); the layer's names and printout (host).
+#include "device_test.h"
 #include "framework/backends/cpu/allocator.h"
 #include "framework/ops/batch_norm.h"
 #include "layers/batch_norm.h"
-#include "test_util.h"
 
 using namespace nf;
 using namespace nf::test;
 
 namespace {
 
-ops::BatchNormState random_state(int64_t C, uint64_t seed) {
-  return {uniform({C}, seed, -0.5f, 0.5f), uniform({C}, seed + 1, 0.5f, 2.f), Tensor::zeros({}, DType::I64)};
+ops::BatchNormState random_state(int64_t C, uint64_t seed, Device d = Device::cpu()) {
+  return {uniform({C}, seed, -0.5f, 0.5f).to(d), uniform({C}, seed + 1, 0.5f, 2.f).to(d),
+          Tensor::zeros({}, DType::I64, d)};
 }
 
 // Gradients of ops::batch_norm w.r.t. x, and weight/bias when `affine` ("frozen":
 // weight/bias given but not learning, so only dx is computed).
-void check_grads(const std::string& what, const Shape& shape, Affine affine, bool use_batch_stats) {
+void check_grads(Device d, const std::string& what, const Shape& shape, Affine affine, bool use_batch_stats) {
   const int64_t C = shape[1];
   Tensor x = param(randn(shape, 7, 1.5f));
   const AffineParams a = affine_params(C, affine, 8);
-  ops::BatchNormState s = random_state(C, 10);
-  gradcheck(what, [&](const std::vector<Tensor>& in) {
+  ops::BatchNormState s = random_state(C, 10, d);
+  gradcheck(d, what, [&](const std::vector<Tensor>& in) {
     return ops::batch_norm(in[0], in[1], in[2], s, use_batch_stats, 0.1, 1e-5);
   }, {x, a.weight, a.bias});
 }
 
-// Image i of a batch, as a standalone [1, ...] tensor.
+// Image i of a batch, as a standalone [1, ...] host tensor.
 Tensor image(const Tensor& t, int64_t i) {
   std::vector<float> v = t.to_vector();
   const int64_t per = t.numel() / t.size(0);
@@ -44,19 +46,20 @@ std::shared_ptr<BatchNorm> make_bn(bool two_d, int64_t C, BatchNormOptions o) {
 }
 
 // Mirrors CASES in tests/parity/ref_batch_norm.py.
-void parity(const std::string& name, bool two_d, int64_t C, BatchNormOptions o) {
+void parity(Device d, const std::string& name, bool two_d, int64_t C, BatchNormOptions o) {
   const double rtol = 1e-4, atol = 1e-5;
   io::TensorDict ref = load_ref("batch_norm_" + name);
   auto bn = make_bn(two_d, C, o);
+  bn->to(d);
   if (o.affine) {
     bn->weight().copy_(ref.at("weight"));
     bn->bias().copy_(ref.at("bias"));
   }
   auto step = [&](const std::string& k) {
-    Tensor x = param(ref.at("x" + k));
+    Tensor x = to_device(d, param(ref.at("x" + k)));
     bn->zero_grad();
     Tensor y = (*bn)(x);
-    y.backward(ref.at("gy" + k));
+    y.backward(to_device(d, ref.at("gy" + k)));
     expect_close(name + " y" + k, y, ref.at("y" + k), rtol, atol);
     expect_close(name + " dx" + k, x.grad(), ref.at("gx" + k), rtol, atol);
     if (o.affine) {
@@ -88,60 +91,70 @@ BatchNormOptions opts(std::optional<double> momentum, bool affine = true, bool t
 
 }  // namespace
 
-TEST(BatchNormGradcheck, TrainingStatistics) {
+NF_DEVICE_TEST_SUITE(BatchNormGradcheck);
+NF_DEVICE_TEST_SUITE(BatchNormParity);
+NF_DEVICE_TEST_SUITE(BatchNormEval);
+NF_DEVICE_TEST_SUITE(BatchNormTrain);
+NF_DEVICE_TEST_SUITE(BatchNormErrors);
+
+TEST_P(BatchNormGradcheck, TrainingStatistics) {
   for (Affine a : {Affine::Learn, Affine::None, Affine::Frozen}) {
     const std::string tag = affine_tag(a);
-    check_grads("train 2d [3,4,5,3] " + tag, {3, 4, 5, 3}, a, true);
-    check_grads("train 2d [1,3,5,3] " + tag, {1, 3, 5, 3}, a, true);
-    check_grads("train 1d [3,4] " + tag, {3, 4}, a, true);
-    check_grads("train 1d [3,4,5] " + tag, {3, 4, 5}, a, true);
+    check_grads(device(), "train 2d [3,4,5,3] " + tag, {3, 4, 5, 3}, a, true);
+    check_grads(device(), "train 2d [1,3,5,3] " + tag, {1, 3, 5, 3}, a, true);
+    check_grads(device(), "train 1d [3,4] " + tag, {3, 4}, a, true);
+    check_grads(device(), "train 1d [3,4,5] " + tag, {3, 4, 5}, a, true);
   }
 }
 
-TEST(BatchNormGradcheck, EvalStatistics) {
+TEST_P(BatchNormGradcheck, EvalStatistics) {
   for (Affine a : {Affine::Learn, Affine::None, Affine::Frozen}) {
     const std::string tag = affine_tag(a);
-    check_grads("eval 2d [3,4,5,3] " + tag, {3, 4, 5, 3}, a, false);
-    check_grads("eval 2d [1,3,5,3] " + tag, {1, 3, 5, 3}, a, false);
-    check_grads("eval 1d [3,4] " + tag, {3, 4}, a, false);
-    check_grads("eval 1d [1,4,5] " + tag, {1, 4, 5}, a, false);
+    check_grads(device(), "eval 2d [3,4,5,3] " + tag, {3, 4, 5, 3}, a, false);
+    check_grads(device(), "eval 2d [1,3,5,3] " + tag, {1, 3, 5, 3}, a, false);
+    check_grads(device(), "eval 1d [3,4] " + tag, {3, 4}, a, false);
+    check_grads(device(), "eval 1d [1,4,5] " + tag, {1, 4, 5}, a, false);
   }
 }
 
-TEST(BatchNormParity, Bn2dMomentum01) { parity("bn2d_m01", true, 4, opts(0.1)); }
-TEST(BatchNormParity, Bn2dMomentum03) { parity("bn2d_m03", true, 4, opts(0.3)); }
-TEST(BatchNormParity, Bn2dCumulative) { parity("bn2d_cum", true, 4, opts(std::nullopt)); }
-TEST(BatchNormParity, Bn2d16Channels) { parity("bn2d_16ch", true, 16, opts(0.1)); }
-TEST(BatchNormParity, Bn2dNoAffineEps) { parity("bn2d_noaffine_eps", true, 3, opts(0.1, false, true, 1e-3)); }
-TEST(BatchNormParity, Bn2dUntracked) { parity("bn2d_untracked", true, 4, opts(0.1, true, false)); }
-TEST(BatchNormParity, Bn1d2dMomentum01) { parity("bn1d_2d_m01", false, 6, opts(0.1)); }
-TEST(BatchNormParity, Bn1d2dCumulative) { parity("bn1d_2d_cum", false, 6, opts(std::nullopt)); }
-TEST(BatchNormParity, Bn1d3dMomentum03) { parity("bn1d_3d_m03", false, 6, opts(0.3)); }
-TEST(BatchNormParity, Bn1d3dCumulativeNoAffine) {
-  parity("bn1d_3d_cum_noaffine", false, 5, opts(std::nullopt, false));
+TEST_P(BatchNormParity, Bn2dMomentum01) { parity(device(), "bn2d_m01", true, 4, opts(0.1)); }
+TEST_P(BatchNormParity, Bn2dMomentum03) { parity(device(), "bn2d_m03", true, 4, opts(0.3)); }
+TEST_P(BatchNormParity, Bn2dCumulative) { parity(device(), "bn2d_cum", true, 4, opts(std::nullopt)); }
+TEST_P(BatchNormParity, Bn2d16Channels) { parity(device(), "bn2d_16ch", true, 16, opts(0.1)); }
+TEST_P(BatchNormParity, Bn2dNoAffineEps) {
+  parity(device(), "bn2d_noaffine_eps", true, 3, opts(0.1, false, true, 1e-3));
+}
+TEST_P(BatchNormParity, Bn2dUntracked) { parity(device(), "bn2d_untracked", true, 4, opts(0.1, true, false)); }
+TEST_P(BatchNormParity, Bn1d2dMomentum01) { parity(device(), "bn1d_2d_m01", false, 6, opts(0.1)); }
+TEST_P(BatchNormParity, Bn1d2dCumulative) { parity(device(), "bn1d_2d_cum", false, 6, opts(std::nullopt)); }
+TEST_P(BatchNormParity, Bn1d3dMomentum03) { parity(device(), "bn1d_3d_m03", false, 6, opts(0.3)); }
+TEST_P(BatchNormParity, Bn1d3dCumulativeNoAffine) {
+  parity(device(), "bn1d_3d_cum_noaffine", false, 5, opts(std::nullopt, false));
 }
 
-TEST(BatchNormEval, RunningStatisticsUntouchedByForwardAndBackward) {
+TEST_P(BatchNormEval, RunningStatisticsUntouchedByForwardAndBackward) {
   BatchNorm2d bn(4);
+  bn.to(device());
   ops::BatchNormState s = random_state(4, 20);
   bn.running_mean().copy_(s.running_mean);
   bn.running_var().copy_(s.running_var);
   bn.num_batches_tracked().fill_(7);
   Tensor mean0 = bn.running_mean().clone(), var0 = bn.running_var().clone(), nbt0 = bn.num_batches_tracked().clone();
   bn.eval();
-  Tensor x = param(randn({3, 4, 5, 3}, 21));
-  bn(x).backward(randn({3, 4, 5, 3}, 22));
-  bn(randn({1, 4, 2, 2}, 23));
+  Tensor x = dparam(randn({3, 4, 5, 3}, 21));
+  bn(x).backward(dev(randn({3, 4, 5, 3}, 22)));
+  bn(dev(randn({1, 4, 2, 2}, 23)));
   expect_bitwise_equal("running_mean", bn.running_mean(), mean0);
   expect_bitwise_equal("running_var", bn.running_var(), var0);
   expect_bitwise_equal("num_batches_tracked", bn.num_batches_tracked(), nbt0);
   EXPECT_TRUE(x.grad().defined() && bn.weight().grad().defined() && bn.bias().grad().defined());
 }
 
-TEST(BatchNormEval, EachImageIndependentOfTheBatch) {
+TEST_P(BatchNormEval, EachImageIndependentOfTheBatch) {
   for (const Shape& shape : {Shape{8, 16, 5, 3}, Shape{8, 16, 8, 8}, Shape{8, 6, 7}, Shape{8, 6}}) {
     const int64_t C = shape[1];
     auto bn = make_bn(shape.size() == 4, C, {});
+    bn->to(device());
     ops::BatchNormState s = random_state(C, 30);
     bn->running_mean().copy_(s.running_mean);
     bn->running_var().copy_(s.running_var);
@@ -149,14 +162,17 @@ TEST(BatchNormEval, EachImageIndependentOfTheBatch) {
     bn->bias().copy_(randn({C}, 32));
     bn->eval();
     Tensor x = randn(shape, 33, 2.f);
-    Tensor y = (*bn)(x);
+    Tensor y = (*bn)(dev(x));
     for (int64_t i = 0; i < shape[0]; ++i)
-      expect_bitwise_equal("image " + std::to_string(i) + " of " + shape_str(shape), (*bn)(image(x, i)), image(y, i));
+      expect_bitwise_equal("image " + std::to_string(i) + " of " + shape_str(shape), (*bn)(dev(image(x, i))),
+                           image(y, i));
   }
 }
 
-TEST(BatchNormTrain, OneValuePerChannelIsAnError) {
+TEST_P(BatchNormTrain, OneValuePerChannelIsAnError) {
+  auto randn = [this](const Shape& s, uint64_t seed) { return dev(test::randn(s, seed)); };
   BatchNorm1d bn1(4);
+  bn1.to(device());
   try {
     bn1(randn({1, 4}, 40));
     FAIL() << "no error for one value per channel";
@@ -164,25 +180,28 @@ TEST(BatchNormTrain, OneValuePerChannelIsAnError) {
     EXPECT_STREQ(e.what(), "Expected more than 1 value per channel when training, got input size [1, 4]");
   }
   BatchNorm2d bn2(4);
+  bn2.to(device());
   EXPECT_THROW(bn2(randn({1, 4, 1, 1}, 41)), Error);
   EXPECT_EQ(bn1.num_batches_tracked().item(), 0);  // nothing updated
   bn1.eval();
   EXPECT_NO_THROW(bn1(randn({1, 4}, 42)));  // running statistics: fine
   BatchNorm1d untracked(4, opts(0.1, true, false));
+  untracked.to(device());
   untracked.eval();
   EXPECT_THROW(untracked(randn({1, 4}, 43)), Error);  // always batch statistics
 }
 
-TEST(BatchNormTrain, FirstCumulativeStepStoresBatchMeanAndUnbiasedVariance) {
+TEST_P(BatchNormTrain, FirstCumulativeStepStoresBatchMeanAndUnbiasedVariance) {
   BatchNorm2d bn(3);
+  bn.to(device());
   bn.train();
-  bn(randn({2, 3, 4, 5}, 50, 3.f));
+  bn(dev(randn({2, 3, 4, 5}, 50, 3.f)));
   bn.start_recalibration();
   EXPECT_EQ(bn.running_mean().to_vector(), std::vector<float>(3, 0.f));
   EXPECT_EQ(bn.running_var().to_vector(), std::vector<float>(3, 1.f));
   EXPECT_EQ(bn.num_batches_tracked().item(), 0);
   Tensor x = randn({2, 3, 4, 5}, 51, 3.f);
-  bn(x);
+  bn(dev(x));
   std::vector<float> v = x.to_vector(), mean(3), var(3);
   for (int64_t c = 0; c < 3; ++c) {
     double s = 0, s2 = 0;
@@ -204,13 +223,13 @@ TEST(BatchNormTrain, FirstCumulativeStepStoresBatchMeanAndUnbiasedVariance) {
 // (x = 30 + noise) and gradients whose sum cancels (sum(dy) ~1e-5 of sum|dy|) give
 // what a float64 evaluation of the same formulas gives. Summed in float (oneDNN 2.6),
 // dbias was off by ~1e-4 relative here.
-TEST(BatchNormTrain, SumsUnderCancellationMatchFloat64) {
+TEST_P(BatchNormTrain, SumsUnderCancellationMatchFloat64) {
   const int64_t N = 16, C = 8, L = 16 * 16;
   const double n = N * L, eps = 1e-5;
   std::vector<float> xv = randn({N, C, 16, 16}, 80).to_vector(), gv = randn({N, C, 16, 16}, 81).to_vector();
   for (float& e : xv) e += 30.f;
-  Tensor x = param(Tensor::from_vector(xv, {N, C, 16, 16}));
-  Tensor w = param(uniform({C}, 82, 0.5f, 1.5f)), b = param(randn({C}, 83));
+  Tensor x = dparam(Tensor::from_vector(xv, {N, C, 16, 16}));
+  Tensor w = dparam(uniform({C}, 82, 0.5f, 1.5f)), b = dparam(randn({C}, 83));
   std::vector<float> wv = w.to_vector(), bv = b.to_vector();
   std::vector<float> yr(xv.size()), dxr(xv.size()), dwr(C), dbr(C);
   for (int64_t c = 0; c < C; ++c) {
@@ -237,9 +256,9 @@ TEST(BatchNormTrain, SumsUnderCancellationMatchFloat64) {
     dwr[c] = static_cast<float>(sum_dy_xmu * invstd);
     dbr[c] = static_cast<float>(sum_dy);
   }
-  ops::BatchNormState s = random_state(C, 84);
+  ops::BatchNormState s = random_state(C, 84, device());
   Tensor y = ops::batch_norm(x, w, b, s, true, 0.1, eps);
-  y.backward(Tensor::from_vector(gv, y.shape()));
+  y.backward(dev(Tensor::from_vector(gv, y.shape())));
   expect_close("y (x = 30 + noise)", y, Tensor::from_vector(yr, y.shape()), 1e-5, 1e-5);
   expect_close("dx (cancelling dy)", x.grad(), Tensor::from_vector(dxr, x.shape()), 1e-5, 1e-6);
   expect_close("dweight (cancelling dy)", w.grad(), Tensor::from_vector(dwr, {C}), 1e-5);
@@ -251,7 +270,7 @@ TEST(BatchNormTrain, SumsUnderCancellationMatchFloat64) {
 // pool neither grows (a block of a size not seen before) nor shrinks (a block the op
 // keeps alive between steps). 32 channels x 16x16 x 8 images = 256 KiB per tensor,
 // above the allocator's 64 KiB pooling threshold.
-TEST(BatchNormTrain, SteadyStateReusesPooledMemory) {
+TEST(BatchNormCpuAllocator, SteadyStateReusesPooledMemory) {
   BatchNorm2d bn(32);
   const Tensor x0 = randn({8, 32, 16, 16}, 60), g = randn({8, 32, 16, 16}, 61);
   auto step = [&] {
@@ -290,9 +309,12 @@ TEST(BatchNormLayer, NamesAndPrintout) {
             "3, eps=2.5e-07, momentum=0.3, affine=True, track_running_stats=True");
 }
 
-TEST(BatchNormLayer, WrongRankOrChannelsIsAnError) {
+TEST_P(BatchNormErrors, WrongRankOrChannelsIsAnError) {
+  auto randn = [this](const Shape& s, uint64_t seed) { return dev(test::randn(s, seed)); };
   BatchNorm2d bn2(4);
   BatchNorm1d bn1(4);
+  bn2.to(device());
+  bn1.to(device());
   EXPECT_THROW(bn2(randn({3, 4, 5}, 70)), Error);
   EXPECT_THROW(bn1(randn({3, 4, 5, 5}, 71)), Error);
   EXPECT_THROW(bn1(randn({4}, 72)), Error);

@@ -1,14 +1,15 @@
-// conv2d (framework/ops/conv.h) and the Conv2d layer: finite-difference gradients of
-// input, weight and bias on odd shapes, PyTorch parity (tests/parity/ref_conv.py),
-// primitive caching, shape errors, and the layer's parameters and initialization.
+// conv2d (framework/ops/conv.h) and the Conv2d layer, per device (device_test.h):
+// finite-difference gradients of input, weight and bias on odd shapes, PyTorch parity
+// (tests/parity/ref_conv.py), shape errors, the layer's forward; oneDNN's primitive
+// caching (CPU only); the layer's parameters and initialization (host).
 #include <algorithm>
 #include <cmath>
 
+#include "device_test.h"
 #include "framework/backends/cpu/onednn.h"
 #include "framework/core/random.h"
 #include "framework/ops/conv.h"
 #include "layers/conv2d.h"
-#include "test_util.h"
 
 using namespace nf;
 using namespace nf::test;
@@ -22,14 +23,14 @@ struct GradCase {
   bool bias;
 };
 
-void conv_gradcheck(const GradCase& c, bool grad_x = true, bool grad_w = true, bool grad_b = true) {
+void conv_gradcheck(Device d, const GradCase& c, bool grad_x = true, bool grad_w = true, bool grad_b = true) {
   Tensor x = randn(c.x, 11), w = randn(c.w, 12, 0.5f);
   Tensor b = c.bias ? randn({c.w[0]}, 13) : Tensor();
   x.set_requires_grad(grad_x);
   w.set_requires_grad(grad_w);
   if (b.defined()) b.set_requires_grad(grad_b);
   ops::Conv2dParams p = c.p;
-  gradcheck(c.name, [p](auto& in) { return ops::conv2d(in[0], in[1], in[2], p); }, {x, w, b});
+  gradcheck(d, c.name, [p](auto& in) { return ops::conv2d(in[0], in[1], in[2], p); }, {x, w, b});
 }
 
 // atol scaled to the reference's magnitude: a sum of many products is exact to ~1e-7
@@ -42,47 +43,52 @@ void expect_close_scaled(const std::string& what, const Tensor& actual, const Te
 
 }  // namespace
 
-TEST(ConvGradcheck, Batch1NonSquarePad1) {
-  conv_gradcheck({"b1 7x5 pad1", {1, 3, 7, 5}, {4, 3, 3, 3}, {1, 1, 1, 1, 1, 1, 1}, true});
+NF_DEVICE_TEST_SUITE(ConvGradcheck);
+NF_DEVICE_TEST_SUITE(ConvParity);
+NF_DEVICE_TEST_SUITE(ConvErrors);
+NF_DEVICE_TEST_SUITE(Conv2dLayerForward);
+
+TEST_P(ConvGradcheck, Batch1NonSquarePad1) {
+  conv_gradcheck(device(), {"b1 7x5 pad1", {1, 3, 7, 5}, {4, 3, 3, 3}, {1, 1, 1, 1, 1, 1, 1}, true});
 }
-TEST(ConvGradcheck, Batch3Stride2Pad0) {
-  conv_gradcheck({"b3 7x5 stride2 pad0", {3, 2, 7, 5}, {3, 2, 3, 3}, {2, 2, 0, 0, 1, 1, 1}, true});
+TEST_P(ConvGradcheck, Batch3Stride2Pad0) {
+  conv_gradcheck(device(), {"b3 7x5 stride2 pad0", {3, 2, 7, 5}, {3, 2, 3, 3}, {2, 2, 0, 0, 1, 1, 1}, true});
 }
-TEST(ConvGradcheck, Groups2NoBias) {
-  conv_gradcheck({"b3 groups2 nobias", {3, 4, 6, 5}, {6, 2, 3, 3}, {1, 1, 1, 1, 1, 1, 2}, false});
+TEST_P(ConvGradcheck, Groups2NoBias) {
+  conv_gradcheck(device(), {"b3 groups2 nobias", {3, 4, 6, 5}, {6, 2, 3, 3}, {1, 1, 1, 1, 1, 1, 2}, false});
 }
-TEST(ConvGradcheck, Dilation2) {
-  conv_gradcheck({"b1 dilation2", {1, 2, 7, 8}, {2, 2, 3, 3}, {1, 1, 1, 1, 2, 2, 1}, true});
+TEST_P(ConvGradcheck, Dilation2) {
+  conv_gradcheck(device(), {"b1 dilation2", {1, 2, 7, 8}, {2, 2, 3, 3}, {1, 1, 1, 1, 2, 2, 1}, true});
 }
-TEST(ConvGradcheck, AsymmetricStridePadDilationKernel) {
-  conv_gradcheck({"asym s(2,1) p(0,1) d(1,2) k3x2", {3, 4, 9, 6}, {4, 2, 3, 2}, {2, 1, 0, 1, 1, 2, 2}, true});
+TEST_P(ConvGradcheck, AsymmetricStridePadDilationKernel) {
+  conv_gradcheck(device(), {"asym s(2,1) p(0,1) d(1,2) k3x2", {3, 4, 9, 6}, {4, 2, 3, 2}, {2, 1, 0, 1, 1, 2, 2}, true});
 }
-TEST(ConvGradcheck, BlockedLayoutsStride2) {  // 16 channels: oneDNN picks blocked layouts
-  conv_gradcheck({"blocked 16ch stride2", {2, 16, 5, 4}, {16, 16, 3, 3}, {2, 2, 1, 1, 1, 1, 1}, true});
+TEST_P(ConvGradcheck, BlockedLayoutsStride2) {  // 16 channels: oneDNN picks blocked layouts
+  conv_gradcheck(device(), {"blocked 16ch stride2", {2, 16, 5, 4}, {16, 16, 3, 3}, {2, 2, 1, 1, 1, 1, 1}, true});
 }
-TEST(ConvGradcheck, PartialGradients) {
+TEST_P(ConvGradcheck, PartialGradients) {
   GradCase c{"", {3, 3, 5, 7}, {4, 3, 3, 3}, {2, 2, 1, 1, 1, 1, 1}, true};
   c.name = "only x";
-  conv_gradcheck(c, true, false, false);
+  conv_gradcheck(device(), c, true, false, false);
   c.name = "only w";
-  conv_gradcheck(c, false, true, false);
+  conv_gradcheck(device(), c, false, true, false);
   c.name = "only bias (reduction)";
-  conv_gradcheck(c, false, false, true);
+  conv_gradcheck(device(), c, false, false, true);
   c.name = "w and bias, not x";
-  conv_gradcheck(c, false, true, true);
+  conv_gradcheck(device(), c, false, true, true);
 }
 
-TEST(ConvParity, MatchesPyTorch) {
+TEST_P(ConvParity, MatchesPyTorch) {
   for (const char* name : {"basic", "stride2_nopad", "blocked_s2", "blocked_s1", "proj1x1", "groups2_dil2",
                            "depthwise", "asym"}) {
     SCOPED_TRACE(name);
     io::TensorDict r = load_ref(std::string("conv_") + name);
     std::vector<int64_t> q = r.at("params").to_int_vector();
     ops::Conv2dParams p{q[0], q[1], q[2], q[3], q[4], q[5], q[6]};
-    Tensor x = param(r.at("x")), w = param(r.at("w"));
-    Tensor b = r.count("b") ? param(r.at("b")) : Tensor();
+    Tensor x = dparam(r.at("x")), w = dparam(r.at("w"));
+    Tensor b = r.count("b") ? dparam(r.at("b")) : Tensor();
     Tensor y = ops::conv2d(x, w, b, p);
-    y.backward(r.at("gy"));
+    y.backward(dev(r.at("gy")));
     std::string n = name;
     expect_close_scaled(n + " y", y, r.at("y"));
     expect_close_scaled(n + " grad x", x.grad(), r.at("gx"));
@@ -107,7 +113,8 @@ TEST(ConvCache, SecondIdenticalCallBuildsNothing) {
   EXPECT_EQ(cpu::cache_size(), n);
 }
 
-TEST(ConvErrors, BadShapesThrow) {
+TEST_P(ConvErrors, BadShapesThrow) {
+  auto randn = [this](const Shape& s, uint64_t seed) { return dev(test::randn(s, seed)); };
   Tensor x = randn({2, 4, 8, 8}, 1), w = randn({6, 4, 3, 3}, 2);
   ops::Conv2dParams p;
   EXPECT_THROW(ops::conv2d(randn({4, 8, 8}, 1), w, Tensor(), p), Error);                     // 3-D input
@@ -159,13 +166,14 @@ TEST(Conv2dLayer, ParametersInitAndRepr) {
   expect_bitwise_equal("same seed, same bias", again.bias(), conv.bias());
 }
 
-TEST(Conv2dLayer, NoBiasAndForwardIsTheOp) {
+TEST_P(Conv2dLayerForward, NoBiasAndForwardIsTheOp) {
   Conv2d conv(4, 6, 3, {.stride = 2, .padding = 1, .dilation = 2, .bias = false});
+  conv.to(device());
   auto params = conv.named_parameters();
   ASSERT_EQ(params.size(), 1u);
   EXPECT_EQ(params[0].first, "weight");
   EXPECT_FALSE(conv.bias().defined());
-  Tensor x = randn({3, 4, 9, 7}, 5);
+  Tensor x = dev(randn({3, 4, 9, 7}, 5));
   expect_bitwise_equal("layer forward", conv(x), ops::conv2d(x, conv.weight(), Tensor(), {2, 2, 1, 1, 2, 2, 1}));
   EXPECT_EQ(shape_str(conv(x).shape()), "[3, 6, 4, 3]");
 }

@@ -1,15 +1,15 @@
-// fold_batch_norms (layers/fusion.h), what `normforge export` and model.folded rest on:
-// for ResNet-20 (both shortcuts) and PreAct-ResNet-18 with random BatchNorm statistics
+// fold_batch_norms (layers/fusion.h), what `normforge export` and model.folded rest on,
+// per device (device_test.h): for ResNet-20 (both shortcuts) and PreAct-ResNet-18 with random BatchNorm statistics
 // and affine parameters, the folded model's evaluation logits are within 1e-5 of the
 // unfolded model's; the state_dict loses exactly the folded BatchNorms' tensors and gains
 // their convolutions' biases; a model built with ModelSpec::folded has the same names and
 // shapes (so a folded export loads into it); BatchNorms with nothing to fold into stay.
+#include "device_test.h"
 #include "framework/autograd/autograd.h"
 #include "framework/core/random.h"
 #include "layers/batch_norm.h"
 #include "layers/fusion.h"
 #include "models/registry.h"
-#include "test_util.h"
 
 using namespace nf;
 using namespace nf::test;
@@ -38,16 +38,17 @@ int64_t count_of(const Module& m) {
   return n;
 }
 
-void check_fold(const std::string& name, const std::string& shortcut, int64_t expect_folded) {
+void check_fold(Device d, const std::string& name, const std::string& shortcut, int64_t expect_folded) {
   SCOPED_TRACE(name + " " + shortcut);
   ModelSpec spec;
   spec.name = name;
   spec.shortcut = shortcut;
   manual_seed(0);
   ModulePtr model = build_model(spec);
+  model->to(d);
   randomize_batch_norms(*model, 7);
   model->eval();
-  const Tensor x = randn({4, 3, 32, 32}, 3);
+  const Tensor x = to_device(d, randn({4, 3, 32, 32}, 3));
   const io::TensorDict before = model->state_dict();
   const int64_t bns = count_of(*model);
   // Reference: evaluation with autograd on (the parameters require gradients), where
@@ -82,6 +83,7 @@ void check_fold(const std::string& name, const std::string& shortcut, int64_t ex
 
   spec.folded = true;
   ModulePtr built = build_model(spec);
+  built->to(d);
   const io::TensorDict fresh = built->state_dict();
   ASSERT_EQ(fresh.size(), after.size());
   for (auto& [k, t] : after) {
@@ -95,8 +97,10 @@ void check_fold(const std::string& name, const std::string& shortcut, int64_t ex
 
 }  // namespace
 
-TEST(FoldBatchNorms, ResNet20Projection) { check_fold("resnet20", "projection", 19 + 2); }
-TEST(FoldBatchNorms, ResNet20Pad) { check_fold("resnet20", "pad", 19); }
+NF_DEVICE_TEST_SUITE(FoldBatchNorms);
+
+TEST_P(FoldBatchNorms, ResNet20Projection) { check_fold(device(), "resnet20", "projection", 19 + 2); }
+TEST_P(FoldBatchNorms, ResNet20Pad) { check_fold(device(), "resnet20", "pad", 19); }
 // Pre-activation blocks: bn1 precedes the block's input (the shortcut reads it too) and
 // the last bn follows a block, so only each block's bn2 (after conv1) folds: 8.
-TEST(FoldBatchNorms, PreActResNet18) { check_fold("preact_resnet18", "projection", 8); }
+TEST_P(FoldBatchNorms, PreActResNet18) { check_fold(device(), "preact_resnet18", "projection", 8); }

@@ -1,52 +1,58 @@
-// linear (framework/ops/linear.h) and the Linear layer: finite-difference gradients,
-// PyTorch parity (tests/parity/ref_linear.py), primitive caching, shape errors, and
-// the layer's parameters and initialization.
+// linear (framework/ops/linear.h) and the Linear layer, per device (device_test.h):
+// finite-difference gradients, PyTorch parity (tests/parity/ref_linear.py), shape
+// errors, the layer's forward; oneDNN's primitive caching (CPU only); the layer's
+// parameters and initialization (host).
 #include <algorithm>
 #include <cmath>
 
+#include "device_test.h"
 #include "framework/backends/cpu/onednn.h"
 #include "framework/core/random.h"
 #include "framework/ops/linear.h"
 #include "layers/linear.h"
-#include "test_util.h"
 
 using namespace nf;
 using namespace nf::test;
 
 namespace {
 
-void linear_gradcheck(const std::string& what, const Shape& x_shape, int64_t out, bool bias, bool grad_x = true,
-                      bool grad_w = true, bool grad_b = true) {
+void linear_gradcheck(Device d, const std::string& what, const Shape& x_shape, int64_t out, bool bias,
+                      bool grad_x = true, bool grad_w = true, bool grad_b = true) {
   Tensor x = randn(x_shape, 21), w = randn({out, x_shape[1]}, 22, 0.5f);
   Tensor b = bias ? randn({out}, 23) : Tensor();
   x.set_requires_grad(grad_x);
   w.set_requires_grad(grad_w);
   if (b.defined()) b.set_requires_grad(grad_b);
-  gradcheck(what, [](auto& in) { return ops::linear(in[0], in[1], in[2]); }, {x, w, b});
+  gradcheck(d, what, [](auto& in) { return ops::linear(in[0], in[1], in[2]); }, {x, w, b});
 }
 
 }  // namespace
 
-TEST(LinearGradcheck, OddShapes) {
-  linear_gradcheck("b1 7->3", {1, 7}, 3, true);
-  linear_gradcheck("b3 5->4 nobias", {3, 5}, 4, false);
-  linear_gradcheck("b3 17->9", {3, 17}, 9, true);
+NF_DEVICE_TEST_SUITE(LinearGradcheck);
+NF_DEVICE_TEST_SUITE(LinearParity);
+NF_DEVICE_TEST_SUITE(LinearErrors);
+NF_DEVICE_TEST_SUITE(LinearLayerForward);
+
+TEST_P(LinearGradcheck, OddShapes) {
+  linear_gradcheck(device(), "b1 7->3", {1, 7}, 3, true);
+  linear_gradcheck(device(), "b3 5->4 nobias", {3, 5}, 4, false);
+  linear_gradcheck(device(), "b3 17->9", {3, 17}, 9, true);
 }
 
-TEST(LinearGradcheck, PartialGradients) {
-  linear_gradcheck("only x", {3, 6}, 5, true, true, false, false);
-  linear_gradcheck("only w", {3, 6}, 5, true, false, true, false);
-  linear_gradcheck("only bias (reduction)", {3, 6}, 5, true, false, false, true);
+TEST_P(LinearGradcheck, PartialGradients) {
+  linear_gradcheck(device(), "only x", {3, 6}, 5, true, true, false, false);
+  linear_gradcheck(device(), "only w", {3, 6}, 5, true, false, true, false);
+  linear_gradcheck(device(), "only bias (reduction)", {3, 6}, 5, true, false, false, true);
 }
 
-TEST(LinearParity, MatchesPyTorch) {
+TEST_P(LinearParity, MatchesPyTorch) {
   for (const char* name : {"basic", "single", "nobias"}) {
     SCOPED_TRACE(name);
     io::TensorDict r = load_ref(std::string("linear_") + name);
-    Tensor x = param(r.at("x")), w = param(r.at("w"));
-    Tensor b = r.count("b") ? param(r.at("b")) : Tensor();
+    Tensor x = dparam(r.at("x")), w = dparam(r.at("w"));
+    Tensor b = r.count("b") ? dparam(r.at("b")) : Tensor();
     Tensor y = ops::linear(x, w, b);
-    y.backward(r.at("gy"));
+    y.backward(dev(r.at("gy")));
     std::string n = name;
     expect_close(n + " y", y, r.at("y"), 1e-4, 1e-5);
     expect_close(n + " grad x", x.grad(), r.at("gx"), 1e-4, 1e-5);
@@ -70,14 +76,14 @@ TEST(LinearCache, SecondIdenticalCallBuildsNothing) {
   EXPECT_EQ(cpu::cache_size(), n);
 }
 
-TEST(LinearErrors, BadShapesThrow) {
-  Tensor x = randn({4, 6}, 1), w = randn({3, 6}, 2);
-  EXPECT_THROW(ops::linear(randn({4, 6, 1}, 1), w, Tensor()), Error);  // 3-D input
-  EXPECT_THROW(ops::linear(x, randn({18}, 2), Tensor()), Error);       // 1-D weight
-  EXPECT_THROW(ops::linear(x, randn({3, 5}, 2), Tensor()), Error);     // feature mismatch
-  EXPECT_THROW(ops::linear(x, w, randn({4}, 3)), Error);               // bias shape
+TEST_P(LinearErrors, BadShapesThrow) {
+  Tensor x = dev(randn({4, 6}, 1)), w = dev(randn({3, 6}, 2));
+  EXPECT_THROW(ops::linear(dev(randn({4, 6, 1}, 1)), w, Tensor()), Error);  // 3-D input
+  EXPECT_THROW(ops::linear(x, dev(randn({18}, 2)), Tensor()), Error);       // 1-D weight
+  EXPECT_THROW(ops::linear(x, dev(randn({3, 5}, 2)), Tensor()), Error);     // feature mismatch
+  EXPECT_THROW(ops::linear(x, w, dev(randn({4}, 3))), Error);               // bias shape
   try {
-    ops::linear(x, randn({3, 5}, 2), Tensor());
+    ops::linear(x, dev(randn({3, 5}, 2)), Tensor());
     ADD_FAILURE() << "no error thrown";
   } catch (const Error& e) {
     std::string m = e.what();
@@ -114,11 +120,12 @@ TEST(LinearLayer, ParametersInitAndRepr) {
   expect_bitwise_equal("same seed, same bias", again.bias(), fc.bias());
 }
 
-TEST(LinearLayer, NoBiasAndForwardIsTheOp) {
+TEST_P(LinearLayerForward, NoBiasAndForwardIsTheOp) {
   Linear fc(7, 3, false);
+  fc.to(device());
   ASSERT_EQ(fc.named_parameters().size(), 1u);
   EXPECT_FALSE(fc.bias().defined());
   EXPECT_EQ(fc.extra_repr(), "in_features=7, out_features=3, bias=False");
-  Tensor x = randn({5, 7}, 9);
+  Tensor x = dev(randn({5, 7}, 9));
   expect_bitwise_equal("layer forward", fc(x), ops::linear(x, fc.weight(), Tensor()));
 }

@@ -1,16 +1,17 @@
 // model.layers: a listed network is an nn.Sequential (PyTorch's state-dict names), and
-// the fusion pass over it changes no result: evaluation logits within 1e-5 and the same
-// top-1 as the unfused network, training outputs and gradients to float rounding.
+// the fusion pass over it changes no result, per device (device_test.h): evaluation
+// logits within 1e-5 and the same top-1 as the unfused network, training outputs and
+// gradients to float rounding.
 #include <fstream>
 
 #include "data_test_util.h"
+#include "device_test.h"
 #include "framework/autograd/autograd.h"
 #include "framework/core/random.h"
 #include "framework/ops/loss.h"
 #include "layers/fusion.h"
 #include "models/layer_registry.h"
 #include "models/registry.h"
-#include "test_util.h"
 #include "tools/recipe/recipe.h"
 #include "tools/cli/summary.h"
 
@@ -58,12 +59,14 @@ ModelSpec listed_spec(const TempDir& dir) {
 }
 
 // The same network twice from one seed: as build_model makes it (fused) and without the pass.
-std::pair<ModulePtr, ModulePtr> fused_and_plain(const ModelSpec& spec) {
+std::pair<ModulePtr, ModulePtr> fused_and_plain(const ModelSpec& spec, Device d) {
   manual_seed(3);
   ModulePtr fused = build_model(spec);
   Shape shape{spec.in_channels, spec.input_size, spec.input_size};
   ModulePtr plain = build_layers(spec.layers, shape);
   plain->load_state_dict(fused->state_dict());
+  fused->to(d);
+  plain->to(d);
   return {fused, plain};
 }
 
@@ -95,12 +98,14 @@ TEST(ListedModel, FusionPassMarksConvBnReluAndResidualRelu) {
   EXPECT_EQ(spans, (std::map<size_t, size_t>{{0, 3}, {5, 2}, {7, 2}, {9, 2}, {17, 2}}));
 }
 
-TEST(ListedModel, FusedEvaluationMatchesUnfused) {
+NF_DEVICE_TEST_SUITE(ListedModelFusion);
+
+TEST_P(ListedModelFusion, FusedEvaluationMatchesUnfused) {
   TempDir dir;
-  auto [fused, plain] = fused_and_plain(listed_spec(dir));
+  auto [fused, plain] = fused_and_plain(listed_spec(dir), device());
   // Non-trivial running statistics: a few training forwards on both (same dropout masks).
   for (uint64_t s = 0; s < 3; ++s) {
-    const Tensor x = randn({6, 2, 12, 12}, 10 + s, 2.f);
+    const Tensor x = dev(randn({6, 2, 12, 12}, 10 + s, 2.f));
     manual_seed(s);
     fused->forward(x);
     manual_seed(s);
@@ -110,7 +115,7 @@ TEST(ListedModel, FusedEvaluationMatchesUnfused) {
   fused->eval();
   plain->eval();
   NoGradGuard no_grad;  // as evaluation runs: BN folds into the convolutions
-  const Tensor x = randn({16, 2, 12, 12}, 99, 2.f);
+  const Tensor x = dev(randn({16, 2, 12, 12}, 99, 2.f));
   const Tensor a = fused->forward(x), b = plain->forward(x);
   expect_close("eval logits, fused vs unfused", a, b, 1e-5, 1e-5);
   std::vector<float> av = a.to_vector(), bv = b.to_vector();
@@ -120,11 +125,11 @@ TEST(ListedModel, FusedEvaluationMatchesUnfused) {
   }
 }
 
-TEST(ListedModel, FusedTrainingStepMatchesUnfused) {
+TEST_P(ListedModelFusion, FusedTrainingStepMatchesUnfused) {
   TempDir dir;
-  auto [fused, plain] = fused_and_plain(listed_spec(dir));
-  const Tensor x = randn({6, 2, 12, 12}, 7, 2.f);
-  const Tensor labels = Tensor::from_vector(std::vector<int64_t>{0, 1, 2, 3, 4, 0}, {6});
+  auto [fused, plain] = fused_and_plain(listed_spec(dir), device());
+  const Tensor x = dev(randn({6, 2, 12, 12}, 7, 2.f));
+  const Tensor labels = dev(Tensor::from_vector(std::vector<int64_t>{0, 1, 2, 3, 4, 0}, {6}));
   for (Module* m : {fused.get(), plain.get()}) {
     manual_seed(1);
     ops::cross_entropy(m->forward(x), labels).backward();

@@ -1,9 +1,10 @@
 // The model registry: every model builds, has the parameter count of the reference
 // PyTorch implementations (torchvision-style CIFAR ResNets, pytorch-cifar's ResNet-18/34
-// and PreAct-ResNet-18 plus its final BN, the official Wide-ResNet), and trains a step.
+// and PreAct-ResNet-18 plus its final BN, the official Wide-ResNet), and trains a step
+// on each device (device_test.h) with a gradient for every parameter.
+#include "device_test.h"
 #include "framework/ops/loss.h"
 #include "models/registry.h"
-#include "test_util.h"
 
 using namespace nf;
 using namespace nf::test;
@@ -36,7 +37,9 @@ TEST(Models, ParameterCountsMatchTheReferenceImplementations) {
   EXPECT_EQ(count(*make("resnet18", "projection", 100)), 11220132);
 }
 
-TEST(Models, EveryModelTrainsAStepWithGradientsForEveryParameter) {
+NF_DEVICE_TEST_SUITE(ModelsStep);
+
+TEST_P(ModelsStep, EveryModelTrainsAStepWithGradientsForEveryParameter) {
   for (const std::string& name : model_names()) {
     if (name == "wrn28_10" || name == "resnet110" || name == "resnet34") continue;  // same code as smaller siblings, slow
     ModelSpec s;
@@ -46,11 +49,15 @@ TEST(Models, EveryModelTrainsAStepWithGradientsForEveryParameter) {
     s.dropout = 0.2;
     s.block_dropout = 0.1;
     ModulePtr m = build_model(s);
+    m->to(device());
     m->train();
-    Tensor logits = (*m)(randn({2, 1, 28, 20}, 1));
+    Tensor logits = (*m)(dev(randn({2, 1, 28, 20}, 1)));
     ASSERT_EQ(shape_str(logits.shape()), "[2, 7]") << name;
-    ops::cross_entropy(logits, Tensor::from_vector(std::vector<int64_t>{3, 6}, {2})).backward();
-    for (auto& [pname, p] : m->named_parameters()) EXPECT_TRUE(p.grad().defined()) << name << " " << pname;
+    ops::cross_entropy(logits, dev(Tensor::from_vector(std::vector<int64_t>{3, 6}, {2}))).backward();
+    for (auto& [pname, p] : m->named_parameters()) {
+      EXPECT_TRUE(p.grad().defined()) << name << " " << pname;
+      if (p.grad().defined()) EXPECT_EQ(p.grad().device(), device()) << name << " " << pname;
+    }
   }
 }
 

@@ -1,12 +1,16 @@
 // Optimizers: SGD and AdamW trajectories against PyTorch 1.13 (tests/parity/ref_optim.py),
-// state_dict round trips that resume bitwise, skipped parameters, option checks.
+// state_dict round trips that resume bitwise, skipped parameters and the update's
+// argument checks, per device (device_test.h); state_dict names and validation, options,
+// and the CPU update's threaded loop against small pieces (host).
+#include <unistd.h>
+
 #include <cstdio>
 #include <filesystem>
 
+#include "device_test.h"
 #include "framework/ops/optimizer_update.h"
 #include "framework/optim/adamw.h"
 #include "framework/optim/sgd.h"
-#include "test_util.h"
 
 using namespace nf;
 using namespace nf::test;
@@ -18,9 +22,9 @@ constexpr int kSteps = 5;
 const std::vector<std::string> kNames = {"layer1.0.conv1.weight", "layer1.0.bn1.weight", "fc.weight", "fc.bias"};
 const std::vector<std::string> kNoDecay = {"layer1.0.bn1.weight", "fc.bias"};
 
-NamedTensors initial_params(const io::TensorDict& in) {
+NamedTensors initial_params(const io::TensorDict& in, Device d) {
   NamedTensors ps;
-  for (const std::string& n : kNames) ps.emplace_back(n, param(in.at("param." + n)));
+  for (const std::string& n : kNames) ps.emplace_back(n, to_device(d, param(in.at("param." + n))));
   return ps;
 }
 
@@ -33,7 +37,8 @@ std::vector<ParamGroup> two_groups(const NamedTensors& ps, double lr, double wd,
 }
 
 void feed_grads(const NamedTensors& ps, const io::TensorDict& in, int k) {
-  for (const auto& [n, p] : ps) p.impl()->grad = in.at("grad." + std::to_string(k) + "." + n).clone().impl_ptr();
+  for (const auto& [n, p] : ps)
+    p.impl()->grad = in.at("grad." + std::to_string(k) + "." + n).clone().to(p.device()).impl_ptr();
 }
 
 size_t count_bitwise_equal(const Tensor& a, const Tensor& b) {
@@ -70,7 +75,12 @@ void check_trajectory(const std::string& config, Optimizer& opt, const NamedTens
 
 }  // namespace
 
-TEST(OptimParity, SgdMatchesPyTorch) {
+NF_DEVICE_TEST_SUITE(OptimParity);
+NF_DEVICE_TEST_SUITE(OptimResume);
+NF_DEVICE_TEST_SUITE(OptimSkips);
+NF_DEVICE_TEST_SUITE(OptimUpdateChecks);
+
+TEST_P(OptimParity, SgdMatchesPyTorch) {
   io::TensorDict in = load_ref("optim_inputs");
   struct Config {
     std::string name;
@@ -83,19 +93,19 @@ TEST(OptimParity, SgdMatchesPyTorch) {
       {"sgd_plain", {.lr = 0.1, .weight_decay = 5e-4}},
   };
   for (const Config& c : configs) {
-    NamedTensors ps = initial_params(in);
+    NamedTensors ps = initial_params(in, device());
     SGD opt(ps, c.o);
     check_trajectory(c.name, opt, ps, c.o.momentum != 0 ? std::vector<std::string>{"momentum_buffer"}
                                                           : std::vector<std::string>{});
   }
-  NamedTensors ps = initial_params(in);
+  NamedTensors ps = initial_params(in, device());
   SGD grouped(two_groups(ps, 0.1, 5e-4, 0.02, 0.0), {.lr = 0.1, .momentum = 0.9});
   check_trajectory("sgd_groups", grouped, ps, {"momentum_buffer"});
 }
 
-TEST(OptimParity, AdamWMatchesPyTorch) {
+TEST_P(OptimParity, AdamWMatchesPyTorch) {
   io::TensorDict in = load_ref("optim_inputs");
-  NamedTensors a = initial_params(in), b = initial_params(in), c = initial_params(in);
+  NamedTensors a = initial_params(in, device()), b = initial_params(in, device()), c = initial_params(in, device());
   AdamW plain(a, {});
   check_trajectory("adamw", plain, a, {"exp_avg", "exp_avg_sq"});
   AdamW custom(b, {.lr = 0.02, .beta1 = 0.8, .beta2 = 0.99, .eps = 1e-6, .weight_decay = 0.1});
@@ -107,10 +117,10 @@ TEST(OptimParity, AdamWMatchesPyTorch) {
 // Save after 3 steps (through a safetensors file), restore into a fresh optimizer over
 // restored parameters, continue 2 steps: bitwise equal to 5 uninterrupted steps.
 template <class Opt, class Options>
-void check_resume(const std::string& what, const Options& o) {
+void check_resume(Device d, const std::string& what, const Options& o) {
   SCOPED_TRACE(what);
   io::TensorDict in = load_ref("optim_inputs");
-  NamedTensors full = initial_params(in), part = initial_params(in);
+  NamedTensors full = initial_params(in, d), part = initial_params(in, d);
   Opt uninterrupted(full, o);
   for (int k = 0; k < kSteps; ++k) {
     feed_grads(full, in, k);
@@ -121,7 +131,9 @@ void check_resume(const std::string& what, const Options& o) {
     feed_grads(part, in, k);
     first.step();
   }
-  const std::string path = std::string(NF_BINARY_DIR) + "/optim_resume_" + what + ".safetensors";
+  const std::string path = (std::filesystem::temp_directory_path() /
+                            ("nf_optim_resume_" + what + "_" + std::to_string(::getpid()) + ".safetensors"))
+                               .string();
   io::save_safetensors(path, first.state_dict());
   NamedTensors resumed;
   for (const auto& [n, p] : part) resumed.emplace_back(n, param(p.detach()));
@@ -139,9 +151,10 @@ void check_resume(const std::string& what, const Options& o) {
   for (const auto& [key, t] : s1) expect_bitwise_equal(what + " state " + key, s2.at(key), t);
 }
 
-TEST(OptimState, RoundTripResumesBitwise) {
-  check_resume<SGD>("sgd_nesterov", SgdOptions{.lr = 0.1, .momentum = 0.9, .weight_decay = 5e-4, .nesterov = true});
-  check_resume<AdamW>("adamw", AdamWOptions{.lr = 0.01});
+TEST_P(OptimResume, StateRoundTripResumesBitwise) {
+  check_resume<SGD>(device(), "sgd_nesterov",
+                    SgdOptions{.lr = 0.1, .momentum = 0.9, .weight_decay = 5e-4, .nesterov = true});
+  check_resume<AdamW>(device(), "adamw", AdamWOptions{.lr = 0.01});
 }
 
 TEST(OptimState, StateDictNamesBuffersByParameter) {
@@ -204,11 +217,11 @@ TEST(OptimState, LoadValidatesNamesShapesAndDtypes) {
   EXPECT_THROW(plain.load_state_dict(good), Error);  // momentum buffers into momentum-free SGD
 }
 
-TEST(OptimSgd, SkipsFrozenAndGradlessParametersAndNeverTouchesGrads) {
-  Tensor frozen = param(randn({5, 3}, 1)), gradless = param(randn({7}, 2)), live = param(randn({4, 3}, 3));
+TEST_P(OptimSkips, SkipsFrozenAndGradlessParametersAndNeverTouchesGrads) {
+  Tensor frozen = dparam(randn({5, 3}, 1)), gradless = dparam(randn({7}, 2)), live = dparam(randn({4, 3}, 3));
   frozen.set_requires_grad(false);
-  frozen.set_grad(randn({5, 3}, 4));  // a stale gradient must not be applied
-  live.set_grad(randn({4, 3}, 5));
+  frozen.set_grad(dev(randn({5, 3}, 4)));  // a stale gradient must not be applied
+  live.set_grad(dev(randn({4, 3}, 5)));
   const Tensor frozen0 = frozen.clone(), gradless0 = gradless.clone(), grad0 = live.grad().clone(), live0 = live.clone();
   NamedTensors ps{{"frozen", frozen}, {"gradless", gradless}, {"live", live}};
   SGD sgd(ps, {.lr = 0.1, .momentum = 0.9, .weight_decay = 1e-2});
@@ -220,7 +233,7 @@ TEST(OptimSgd, SkipsFrozenAndGradlessParametersAndNeverTouchesGrads) {
   expect_bitwise_equal("frozen", frozen, frozen0);
   expect_bitwise_equal("gradless", gradless, gradless0);
   expect_bitwise_equal("grad untouched", live.grad(), grad0);
-  EXPECT_NE(0, std::memcmp(live.raw_data(), live0.raw_data(), live.nbytes()));
+  EXPECT_NE(host(live).to_vector(), host(live0).to_vector());
   EXPECT_EQ(sgd.state_dict().size(), 2u);  // "step" and live's momentum buffer only
   EXPECT_EQ(adamw.state_dict().size(), 4u);
   sgd.zero_grad();
@@ -262,12 +275,14 @@ TEST(OptimSgd, InvalidOptionsThrowClearErrors) {
   EXPECT_NE(msg([&] { AdamW(ps, {.eps = -1}); }).find("invalid epsilon"), std::string::npos);
 }
 
-TEST(OptimUpdate, ChecksShapesAndDtypes) {
-  Tensor p = randn({4, 3}, 1), buf = Tensor::zeros({4, 3}), m = Tensor::zeros({4, 3}), v = Tensor::zeros({4, 3});
-  Tensor bad = randn({3, 4}, 2);
+TEST_P(OptimUpdateChecks, ChecksShapesAndDtypes) {
+  auto randn = [this](const Shape& s, uint64_t seed) { return dev(test::randn(s, seed)); };
+  const Device d = device();
+  Tensor p = randn({4, 3}, 1), buf = Tensor::zeros({4, 3}, DType::F32, d), m = Tensor::zeros({4, 3}, DType::F32, d);
+  Tensor v = Tensor::zeros({4, 3}, DType::F32, d), bad = randn({3, 4}, 2);
   EXPECT_THROW(ops::sgd_update(p, bad, buf, {.momentum = 0.9}, true), Error);
   EXPECT_THROW(ops::sgd_update(p, randn({4, 3}, 3), bad, {.momentum = 0.9}, false), Error);
-  EXPECT_THROW(ops::sgd_update(p, Tensor::zeros({4, 3}, DType::I64), buf, {}, false), Error);
+  EXPECT_THROW(ops::sgd_update(p, Tensor::zeros({4, 3}, DType::I64, d), buf, {}, false), Error);
   EXPECT_THROW(ops::adamw_update(p, randn({4, 3}, 3), m, bad, {}, 1), Error);
   EXPECT_THROW(ops::adamw_update(p, randn({4, 3}, 3), m, v, {}, 0), Error);
 }

@@ -1,14 +1,15 @@
-// Pooling ops and layers: finite-difference gradchecks on odd shapes (batch 1 and 3,
-// 7x5 and friends, stride 1 and 2, padding 0 and 1), PyTorch parity of outputs and input
-// gradients (tests/parity/ref_pool.py), argument errors, primitive caching, and the layers.
+// Pooling ops and layers, per device (device_test.h): finite-difference gradchecks on odd
+// shapes (batch 1 and 3, 7x5 and friends, stride 1 and 2, padding 0 and 1), PyTorch parity
+// of outputs and input gradients (tests/parity/ref_pool.py), hand-made values, argument
+// errors and the layers; oneDNN's primitive caching (CPU only).
 #include <algorithm>
 #include <numeric>
 
+#include "device_test.h"
 #include "framework/backends/cpu/onednn.h"
 #include "framework/ops/eltwise.h"
 #include "framework/ops/pool.h"
 #include "layers/pooling.h"
-#include "test_util.h"
 
 using namespace nf;
 using namespace nf::test;
@@ -37,7 +38,9 @@ const Win kWindows[] = {{3, 2, 1}, {2, 2, 0}, {3, 1, 0}, {3, 1, 1}, {3, 2, 0}};
 
 }  // namespace
 
-TEST(Pool, MaxGradcheck) {
+NF_DEVICE_TEST_SUITE(Pool);
+
+TEST_P(Pool, MaxGradcheck) {
   for (int64_t n : {1, 3})
     for (const Win& w : kWindows) {
       Shape s{n, 2, 7, 5};
@@ -46,7 +49,7 @@ TEST(Pool, MaxGradcheck) {
     }
 }
 
-TEST(Pool, AvgGradcheck) {
+TEST_P(Pool, AvgGradcheck) {
   for (int64_t n : {1, 3})
     for (const Win& w : kWindows) {
       Shape s{n, 2, 7, 5};
@@ -55,7 +58,7 @@ TEST(Pool, AvgGradcheck) {
     }
 }
 
-TEST(Pool, AdaptiveGradcheck) {
+TEST_P(Pool, AdaptiveGradcheck) {
   struct Case {
     Shape s;
     int64_t oh, ow;
@@ -69,27 +72,27 @@ TEST(Pool, AdaptiveGradcheck) {
   }
 }
 
-TEST(Pool, ParityWithPyTorch) {
+TEST_P(Pool, ParityWithPyTorch) {
   for (const char* name : {"pool_max_k3s2p1", "pool_max_k2s2p0", "pool_max_k3s1p0", "pool_avg_k3s2p1",
                            "pool_avg_k2s2p0", "pool_avg_k3s1p1", "pool_adaptive_1x1", "pool_adaptive_4x3",
                            "pool_adaptive_3x2", "pool_adaptive_4x5"}) {
     SCOPED_TRACE(name);
     io::TensorDict ref = load_ref(name);
     std::vector<int64_t> a = ref.at("args").to_int_vector();
-    Tensor x = param(ref.at("x"));
+    Tensor x = dparam(ref.at("x"));
     const std::string n(name);
     Tensor y = n.find("max") != std::string::npos   ? ops::max_pool2d(x, a[0], a[1], a[2])
                : n.find("avg") != std::string::npos ? ops::avg_pool2d(x, a[0], a[1], a[2])
                                                     : ops::adaptive_avg_pool2d(x, a[0], a[1]);
-    y.backward(ref.at("gy"));
+    y.backward(dev(ref.at("gy")));
     expect_close(n + " y", y, ref.at("y"), 1e-5);
     expect_close(n + " dx", x.grad(), ref.at("gx"), 1e-5);
   }
 }
 
-TEST(Pool, HandMadeValues) {
+TEST_P(Pool, HandMadeValues) {
   // 1x1x3x3 = 1..9: max 2x2 stride 1 -> [[5,6],[8,9]]; avg 3x3 padding 1 counts the zeros.
-  Tensor x = Tensor::from_vector(std::vector<float>{1, 2, 3, 4, 5, 6, 7, 8, 9}, {1, 1, 3, 3});
+  Tensor x = dev(Tensor::from_vector(std::vector<float>{1, 2, 3, 4, 5, 6, 7, 8, 9}, {1, 1, 3, 3}));
   EXPECT_EQ(ops::max_pool2d(x, 2, 1, 0).to_vector(), (std::vector<float>{5, 6, 8, 9}));
   std::vector<float> avg = ops::avg_pool2d(x, 3, 2, 1).to_vector();  // windows at -1 and 1
   ASSERT_EQ(avg.size(), 4u);
@@ -101,8 +104,8 @@ TEST(Pool, HandMadeValues) {
   EXPECT_EQ(ops::max_pool2d(neg, 2, 2, 1).to_vector(), (std::vector<float>{-1, -2, -4, -5}));
 }
 
-TEST(Pool, NoGradForwardMatchesTrainingForward) {
-  Tensor x = distinct({2, 3, 9, 7}, 5);
+TEST_P(Pool, NoGradForwardMatchesTrainingForward) {
+  Tensor x = dev(distinct({2, 3, 9, 7}, 5));
   Tensor y_train = ops::max_pool2d(x, 3, 2, 1);
   Tensor y_eval;
   {
@@ -113,7 +116,7 @@ TEST(Pool, NoGradForwardMatchesTrainingForward) {
   expect_bitwise_equal("max_pool2d eval vs train", y_eval, y_train);
 }
 
-TEST(Pool, PrimitivesAreCached) {
+TEST(PoolCpu, PrimitivesAreCached) {
   Tensor x = param(randn({2, 3, 9, 7}, 6));
   auto step = [&] {
     for (Tensor y : {ops::max_pool2d(x, 3, 2, 1), ops::avg_pool2d(x, 2, 2, 0), ops::adaptive_avg_pool2d(x, 1, 1)})
@@ -125,13 +128,13 @@ TEST(Pool, PrimitivesAreCached) {
   EXPECT_EQ(cpu::cache_size(), n);
 }
 
-TEST(Pool, BadArgumentsThrow) {
-  Tensor x = randn({1, 2, 5, 5}, 7);
+TEST_P(Pool, BadArgumentsThrow) {
+  Tensor x = dev(randn({1, 2, 5, 5}, 7));
   EXPECT_THROW(ops::max_pool2d(x, 2, 2, 2), Error);        // padding > kernel/2
   EXPECT_THROW(ops::avg_pool2d(x, 3, 0, 0), Error);        // stride 0
   EXPECT_THROW(ops::max_pool2d(x, 0, 1, 0), Error);        // kernel 0
   EXPECT_THROW(ops::avg_pool2d(x, 8, 1, 1), Error);        // window larger than the padded input
-  EXPECT_THROW(ops::max_pool2d(randn({2, 5, 5}, 8), 2, 2, 0), Error);  // not 4-d
+  EXPECT_THROW(ops::max_pool2d(dev(randn({2, 5, 5}, 8)), 2, 2, 0), Error);  // not 4-d
   EXPECT_THROW(ops::adaptive_avg_pool2d(x, 0, 1), Error);
   try {
     ops::max_pool2d(x, 3, 1, 2);
@@ -143,7 +146,7 @@ TEST(Pool, BadArgumentsThrow) {
   }
 }
 
-TEST(Pool, Layers) {
+TEST_P(Pool, Layers) {
   MaxPool2d mp(3, -1, 1);
   EXPECT_EQ(mp.type_name() + "(" + mp.extra_repr() + ")",
             "MaxPool2d(kernel_size=3, stride=3, padding=1, dilation=1, ceil_mode=False)");
@@ -151,7 +154,7 @@ TEST(Pool, Layers) {
   EXPECT_EQ(ap.extra_repr(), "kernel_size=2, stride=2, padding=0");
   AdaptiveAvgPool2d gap(1, 1);
   EXPECT_EQ(gap.extra_repr(), "output_size=(1, 1)");
-  Tensor x = randn({3, 4, 8, 8}, 9);
+  Tensor x = dev(randn({3, 4, 8, 8}, 9));
   EXPECT_EQ(mp(x).shape(), (Shape{3, 4, 3, 3}));
   expect_bitwise_equal("AvgPool2d layer", ap(x), ops::avg_pool2d(x, 2, 2, 0));
   expect_bitwise_equal("AdaptiveAvgPool2d layer", gap(x), ops::adaptive_avg_pool2d(x, 1, 1));

@@ -4,11 +4,16 @@
 # (see /work/shared/GPU.md). It builds Release for sm_90 (H100/H200) without OpenCV
 # into build-gpu/ (git-ignored), then lays out
 #   OUT/run                 launcher: OUT/run PROGRAM [ARGS...] (PROGRAM in OUT/bin)
-#   OUT/bin/                normforge, nf_gpu_tests (stripped)
+#   OUT/bin/                normforge, nf_tests (its */CUDA instances run there), nf_gpu_tests
+#                           (stripped)
+#                           bin/ and lib/ files over 4 MiB travel xz-compressed (FILE.xz:
+#                           libdnnl is 38 MiB, 7 MiB so); OUT/run unpacks each once
 #   OUT/lib/                every shared library they need except the C/C++ runtime,
-#                           the driver (libcuda) and CUDA runtime/cuBLAS/cuDNN, which
+#                           the driver (libcuda) and CUDA runtime/cuBLAS/cuDNN/NCCL, which
 #                           the GPU machine has (pip's nvidia-* wheels under its Python)
 #   OUT/configs/            the recipes
+#   OUT/parity/             the PyTorch reference dumps the typed tests compare with
+#                           (build/parity/*.safetensors, made by tests/parity/ref_*.py here)
 #   OUT/data/cifar10-sample/cifar-10-batches-bin/   data_batch_1.bin, test_batch.bin, batches.meta.txt
 #   OUT/tools/scripts/gpu/          check.sh, pytorch_gpu_bench.py (+ OUT/tools/scripts/bench/torch_models.py)
 # and fails if the folder exceeds 60 MiB. Environment: NF_GPU_BUILD_DIR (build folder),
@@ -39,20 +44,22 @@ if command -v ccache >/dev/null; then
 fi
 cmake -S "$REPO" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 \
   -DNF_WITH_CUDA=ON -DNF_WITH_OPENCV=OFF -DNF_BUILD_TESTS=ON "${launcher[@]}" >/dev/null
-cmake --build "$BUILD" --target normforge nf_gpu_tests
+cmake --build "$BUILD" --target normforge nf_gpu_tests nf_tests
 grep -q '^NF_WITH_OPENCV:BOOL=OFF' "$BUILD/CMakeCache.txt" || die "$BUILD was configured with OpenCV"
-bins=("$BUILD/normforge" "$BUILD/nf_gpu_tests")
+bins=("$BUILD/normforge" "$BUILD/nf_gpu_tests" "$BUILD/tests/nf_tests")
+ls "$BUILD"/parity/*.safetensors >/dev/null 2>&1 || die "no PyTorch reference dumps in $BUILD/parity"
 ldd "${bins[0]}" | grep -q 'libcudart\.so' || die "normforge was built without the CUDA backend (nvcc/cuDNN not found?)"
 
 # --- lay out -------------------------------------------------------------------------
 rm -rf "$OUT"
-mkdir -p "$OUT/bin" "$OUT/lib" "$OUT/configs" "$OUT/tools/scripts/gpu" "$OUT/tools/scripts/bench" "$OUT/data/cifar10-sample/cifar-10-batches-bin"
+mkdir -p "$OUT/bin" "$OUT/lib" "$OUT/configs" "$OUT/parity" "$OUT/tools/scripts/gpu" "$OUT/tools/scripts/bench" "$OUT/data/cifar10-sample/cifar-10-batches-bin"
 for b in "${bins[@]}"; do
   strip --strip-unneeded -o "$OUT/bin/$(basename "$b")" "$b"
 done
 
 # Shared libraries: ldd lists the whole closure; keep all but the system's and CUDA's.
-system_libs='^(linux-vdso|ld-linux.*|libc|libm|libmvec|libpthread|libdl|librt|libstdc\+\+|libgcc_s|libcuda|libcudart|libcublas|libcublasLt|libcudnn.*)\.so'
+# NCCL too (213 MiB here): PyTorch's nvidia-nccl wheel brings libnccl.so.2 (the launcher finds it).
+system_libs='^(linux-vdso|ld-linux.*|libc|libm|libmvec|libpthread|libdl|librt|libstdc\+\+|libgcc_s|libcuda|libcudart|libcublas|libcublasLt|libcudnn.*|libnccl)\.so'
 ldd "${bins[@]}" | awk '$2 == "=>" && $3 ~ /^\// {print $1, $3}' | sort -u |
   while read -r soname path; do
     if [[ $soname =~ $system_libs ]]; then continue; fi
@@ -63,6 +70,7 @@ if ldd "${bins[@]}" | grep -q 'not found'; then
 fi
 
 cp "$REPO"/configs/*.yaml "$REPO/configs/README.md" "$OUT/configs/"
+cp "$BUILD"/parity/*.safetensors "$OUT/parity/"
 for f in data_batch_1.bin test_batch.bin batches.meta.txt; do
   cp "$sample_bin/$f" "$OUT/data/cifar10-sample/cifar-10-batches-bin/"
 done
@@ -72,14 +80,28 @@ cp "$REPO/tools/scripts/bench/torch_models.py" "$OUT/tools/scripts/bench/"
 cat >"$OUT/run" <<'LAUNCHER'
 #!/usr/bin/env bash
 # OUT/run PROGRAM [ARGS...]: runs bin/PROGRAM with the bundle's lib/ and the CUDA
-# runtime, cuBLAS and cuDNN folders of this machine's Python environment (pip's
+# runtime, cuBLAS, cuDNN and NCCL folders of this machine's Python environment (pip's
 # nvidia-* wheels: site-packages/nvidia/*/lib) on LD_LIBRARY_PATH, ahead of what is
 # there already. NF_CUDA_LIB_DIRS (colon-separated) replaces the search. Without any
 # such folder, /usr/local/cuda/lib64 and /usr/local/cuda/lib are used where present.
+# Files the bundle carries xz-compressed (bin/FILE.xz, lib/FILE.xz) are unpacked next to
+# themselves on the first run (xz, else Python's lzma).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+for packed in "$here"/bin/*.xz "$here"/lib/*.xz; do
+  [ -e "$packed" ] && [ ! -e "${packed%.xz}" ] || continue
+  tmp=${packed%.xz}.unpacking.$$
+  if command -v xz >/dev/null; then
+    xz -dc "$packed" >"$tmp"
+  else
+    python3 -c 'import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], "wb"))' \
+      "$packed" "$tmp"
+  fi
+  chmod --reference="$packed" "$tmp"
+  mv -f "$tmp" "${packed%.xz}"
+done
 if [ $# -lt 1 ] || [ ! -x "$here/bin/$1" ]; then
-  echo "usage: $0 PROGRAM [ARGS...], PROGRAM one of: $(ls "$here/bin" | tr '\n' ' ')" >&2
+  echo "usage: $0 PROGRAM [ARGS...], PROGRAM one of: $(ls "$here/bin" | sed 's/\.xz$//' | sort -u | tr '\n' ' ')" >&2
   exit 2
 fi
 prog=$1
@@ -88,7 +110,7 @@ cuda_dirs=${NF_CUDA_LIB_DIRS-}
 if [ -z "${NF_CUDA_LIB_DIRS+set}" ] && command -v python3 >/dev/null; then
   cuda_dirs=$(python3 - 2>/dev/null <<'PY' || true
 import glob, os, site
-wanted = {"libcudart.so.13", "libcublas.so.13", "libcublasLt.so.13", "libcudnn.so.9", "libnvrtc.so.13",
+wanted = {"libcudart.so.13", "libcublas.so.13", "libcublasLt.so.13", "libcudnn.so.9", "libnccl.so.2", "libnvrtc.so.13",
           "libnvJitLink.so.13"}
 roots = list(site.getsitepackages()) + [site.getusersitepackages()]
 dirs = []
@@ -112,9 +134,15 @@ exec "$here/bin/$prog" "$@"
 LAUNCHER
 chmod +x "$OUT/run" "$OUT/tools/scripts/gpu/check.sh" "$OUT/tools/scripts/gpu/pytorch_gpu_bench.py"
 
+# --- pack ----------------------------------------------------------------------------
+# The big binaries and libraries travel xz-compressed (OUT/run unpacks them once).
+for f in "$OUT"/bin/* "$OUT"/lib/*; do
+  if [ "$(stat -c %s "$f")" -gt $((4 * 1024 * 1024)) ]; then xz -9 -T0 "$f"; fi
+done
+
 # --- size --------------------------------------------------------------------------
 size_kib=$(du -sk "$OUT" | cut -f1)
 echo "bundle: $OUT"
-du -sh "$OUT"/bin/* "$OUT"/lib/* "$OUT/data" "$OUT/configs" | sed 's/^/  /'
+du -sh "$OUT"/bin/* "$OUT"/lib/* "$OUT/data" "$OUT/configs" "$OUT/parity" | sed 's/^/  /'
 awk -v k="$size_kib" -v l="$LIMIT_MIB" 'BEGIN { printf "bundle total: %.1f MiB (limit %d MiB)\n", k / 1024, l }'
 [ "$size_kib" -le $((LIMIT_MIB * 1024)) ] || die "bundle is over $LIMIT_MIB MiB"

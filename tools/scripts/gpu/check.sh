@@ -2,13 +2,15 @@
 # tools/scripts/gpu/check.sh BUNDLE_DIR LOG_DIR: the GPU machine's check of a bundle made by
 # tools/scripts/gpu/bundle.sh (run it from anywhere; it only reads BUNDLE_DIR, writes LOG_DIR):
 #   1. nvidia-smi -L
-#   2. the GPU tests: nf_gpu_tests --gtest_output=json:LOG_DIR/gpu_tests.json
+#   2. the GPU tests: the CUDA instances of the typed op and layer tests
+#      (nf_tests --gtest_filter='*/CUDA', PyTorch references from BUNDLE_DIR/parity;
+#      LOG_DIR/typed_tests.json) and the GPU-only tests (nf_gpu_tests; LOG_DIR/gpu_tests.json)
 #   3. the smoke recipe trained with device: cuda, its final checkpoint evaluated on
 #      cuda and on cpu (normforge eval --json)
 #   4. normforge bench (batch 512, channels-last) of resnet20 and resnet18 at precision
 #      fp32 and tf32, and PyTorch on the same GPU (tools/scripts/gpu/pytorch_gpu_bench.py:
 #      fp32, tf32, amp_bf16, compile_amp_bf16)
-#   5. LOG_DIR/summary.json (tests, smoke results, img/s and the ratios normforge /
+#   5. LOG_DIR/summary.json (both test sets, smoke results, img/s and the ratios normforge /
 #      pytorch_eager_amp and normforge / torch_compile) and a table on stdout.
 # Every step has a time limit and its own LOG_DIR/<step>.log; a failing step is
 # recorded and the script goes on, so one run reports everything. Exit status: 0 only
@@ -29,7 +31,7 @@ ITERS=${ITERS:-100}
 BATCH=512
 SAMPLE=$BUNDLE/data/cifar10-sample
 ROOT=$SAMPLE/cifar-10-batches-bin
-export NF_CIFAR_SAMPLE=$SAMPLE NF_CONFIG_DIR=$BUNDLE/configs PYTHONUNBUFFERED=1
+export NF_CIFAR_SAMPLE=$SAMPLE NF_CONFIG_DIR=$BUNDLE/configs NF_PARITY_DIR=$BUNDLE/parity PYTHONUNBUFFERED=1
 STEPS=$LOG/steps.tsv
 : >"$STEPS"
 T0=$(date +%s)
@@ -53,22 +55,32 @@ step() {
 step nvidia_smi 30 nvidia-smi -L
 cat "$LOG/nvidia_smi.log" >&2
 
-# 2. GPU tests. A test that crashes the binary (or hangs) takes the rest down with it:
-# then run again without it (up to 4 times) so the others still report;
-# gpu_tests.json/.log, then gpu_tests_2.json/.log, ...
-exclude=
-for attempt in 1 2 3 4 5; do
-  name=gpu_tests
-  [ $attempt -gt 1 ] && name=gpu_tests_$attempt
-  step $name 180 "$RUN" nf_gpu_tests ${exclude:+--gtest_filter=-$exclude} --gtest_output=json:"$LOG/$name.json"
-  rc=$?
-  [ $rc -le 1 ] && break  # 0: all passed, 1: some failed; anything else: a crash or the time limit
-  crashed=$(sed -n 's/^\[ RUN      \] \([^ ]*\).*/\1/p' "$LOG/$name.log" | tail -1)
-  [ -n "$crashed" ] || break
-  echo "   $name: $crashed crashed or hung (exit $rc); running the rest again without it" >&2
-  echo "$crashed	$rc" >>"$LOG/gpu_tests_crashed.tsv"
-  exclude=${exclude:+$exclude:}$crashed
-done
+# 2. GPU tests. gtests BASE LIMIT FILTER PROGRAM: PROGRAM's tests that FILTER selects, with
+# --gtest_output=json:LOG/BASE.json. A test that crashes the binary (or hangs) takes the
+# rest down with it: then run again without it (up to 4 times) so the others still report;
+# BASE.json/.log, then BASE_2.json/.log, ...; the crashed ones in BASE_crashed.tsv.
+gtests() {
+  local base=$1 limit=$2 positive=$3 prog=$4 exclude= attempt name rc crashed
+  for attempt in 1 2 3 4 5; do
+    name=$base
+    [ $attempt -gt 1 ] && name=${base}_$attempt
+    step $name "$limit" "$RUN" "$prog" --gtest_filter="$positive${exclude:+-$exclude}" \
+      --gtest_output=json:"$LOG/$name.json"
+    rc=$?
+    [ $rc -le 1 ] && break  # 0: all passed, 1: some failed; anything else: a crash or the time limit
+    crashed=$(sed -n 's/^\[ RUN      \] \([^ ]*\).*/\1/p' "$LOG/$name.log" | tail -1)
+    [ -n "$crashed" ] || break
+    echo "   $name: $crashed crashed or hung (exit $rc); running the rest again without it" >&2
+    echo "$crashed	$rc" >>"$LOG/${base}_crashed.tsv"
+    exclude=${exclude:+$exclude:}$crashed
+  done
+}
+# The op and layer tests, written once per device (tests/device_test.h): their /CUDA
+# instances, against the same PyTorch references and finite differences as on the CPU.
+gtests typed_tests 300 '*/CUDA' nf_tests
+grep -h '^typed device tests:' "$LOG"/typed_tests*.log >&2
+# What only a GPU has: transfers, the caching allocator, determinism, a GPU checkpoint on the CPU.
+gtests gpu_tests 180 '*' nf_gpu_tests
 
 # 3. smoke recipe: train on cuda, evaluate the final checkpoint on cuda and on cpu
 SMOKE=$LOG/smoke
@@ -134,47 +146,53 @@ def error_of(name):
     how = "time limit" if rc in (124, 137) else f"signal {rc - 128}" if rc and rc > 128 else f"exit {rc}"
     return f"{how}: {msg[:300]}"
 
-# GPU tests, merged over the attempts (a later attempt's result replaces an earlier one)
-results, notes = {}, []
-attempts = sorted((n for n in steps if n == "gpu_tests" or n.startswith("gpu_tests_")),
-                  key=lambda n: int(n.rsplit("_", 1)[1]) if n != "gpu_tests" else 1)
-for name in attempts:
-    try:
-        with open(os.path.join(log, name + ".json")) as f:
-            g = json.load(f)
-        for suite in g.get("testsuites", []):
-            for t in suite.get("testsuite", []):
-                full = f"{suite['name']}.{t['name']}"
-                if t.get("failures"):
-                    results[full] = "failed"
-                elif t.get("result") == "SKIPPED" or t.get("status") == "NOTRUN":
-                    results[full] = "skipped"
-                else:
-                    results[full] = "passed"
-    except (OSError, ValueError):  # no JSON: crashed, hung or did not start; read the log
-        notes.append(f"{name}: exit {steps[name]['rc']}, no gtest JSON (see {name}.log)")
+# GPU tests of each binary, merged over the attempts (a later attempt's result replaces an
+# earlier one)
+def test_results(base):
+    results, notes = {}, []
+    attempts = sorted((n for n in steps if n == base or re.fullmatch(re.escape(base) + r"_\d+", n)),
+                      key=lambda n: int(n.rsplit("_", 1)[1]) if n != base else 1)
+    for name in attempts:
         try:
-            with open(os.path.join(log, name + ".log"), errors="replace") as f:
-                text = f.read()
-        except OSError:
-            continue
-        for status, full in re.findall(r"^\[ +(OK|FAILED|SKIPPED) +\] (\S+) \(", text, re.M):
-            results[full] = {"OK": "passed", "FAILED": "failed", "SKIPPED": "skipped"}[status]
-crashed = []
-if os.path.exists(os.path.join(log, "gpu_tests_crashed.tsv")):
-    with open(os.path.join(log, "gpu_tests_crashed.tsv")) as f:
-        for line in f:
-            full, rc = line.split()
-            how = "time limit" if rc == "124" else f"signal {int(rc) - 128}" if int(rc) > 128 else f"exit {rc}"
-            results[full] = "failed"
-            crashed.append(f"{full} (crashed: {how})")
-tests = {s: sum(1 for v in results.values() if v == s) for s in ("passed", "failed", "skipped")}
-tests["failing"] = [n for n, v in results.items() if v == "failed" and not any(c.startswith(n + " ") for c in crashed)] + crashed
-tests["attempts"] = len(attempts)
-if notes:
-    tests["notes"] = notes
-if not results:
-    tests["error"] = "no test results: see gpu_tests.log"
+            with open(os.path.join(log, name + ".json")) as f:
+                g = json.load(f)
+            for suite in g.get("testsuites", []):
+                for t in suite.get("testsuite", []):
+                    full = f"{suite['name']}.{t['name']}"
+                    if t.get("failures"):
+                        results[full] = "failed"
+                    elif t.get("result") == "SKIPPED" or t.get("status") == "NOTRUN":
+                        results[full] = "skipped"
+                    else:
+                        results[full] = "passed"
+        except (OSError, ValueError):  # no JSON: crashed, hung or did not start; read the log
+            notes.append(f"{name}: exit {steps[name]['rc']}, no gtest JSON (see {name}.log)")
+            try:
+                with open(os.path.join(log, name + ".log"), errors="replace") as f:
+                    text = f.read()
+            except OSError:
+                continue
+            for status, full in re.findall(r"^\[ +(OK|FAILED|SKIPPED) +\] (\S+) \(", text, re.M):
+                results[full] = {"OK": "passed", "FAILED": "failed", "SKIPPED": "skipped"}[status]
+    crashed = []
+    if os.path.exists(os.path.join(log, base + "_crashed.tsv")):
+        with open(os.path.join(log, base + "_crashed.tsv")) as f:
+            for line in f:
+                full, rc = line.split()
+                how = "time limit" if rc == "124" else f"signal {int(rc) - 128}" if int(rc) > 128 else f"exit {rc}"
+                results[full] = "failed"
+                crashed.append(f"{full} (crashed: {how})")
+    tests = {s: sum(1 for v in results.values() if v == s) for s in ("passed", "failed", "skipped")}
+    tests["failing"] = [n for n, v in results.items()
+                        if v == "failed" and not any(c.startswith(n + " ") for c in crashed)] + crashed
+    tests["attempts"] = len(attempts)
+    if notes:
+        tests["notes"] = notes
+    if not results:
+        tests["error"] = f"no test results: see {base}.log"
+    return tests
+
+typed_tests, tests = test_results("typed_tests"), test_results("gpu_tests")
 
 # smoke train / eval
 smoke = {"train_rc": steps.get("smoke_train", {}).get("rc"), "train_seconds": steps.get("smoke_train", {}).get("seconds")}
@@ -222,7 +240,7 @@ for model in ("resnet20", "resnet18"):
 
 summary = {"device": open(os.path.join(log, "nvidia_smi.log"), errors="replace").read().strip()
            if os.path.exists(os.path.join(log, "nvidia_smi.log")) else None,
-           "wall_seconds": wall, "gpu_tests": tests, "smoke": smoke, "bench": bench, "steps": steps}
+           "wall_seconds": wall, "typed_cuda_tests": typed_tests, "gpu_tests": tests, "smoke": smoke, "bench": bench, "steps": steps}
 with open(os.path.join(log, "summary.json"), "w") as f:
     json.dump(summary, f, indent=2)
 
@@ -230,10 +248,11 @@ with open(os.path.join(log, "summary.json"), "w") as f:
 fmt = lambda v: f"{v:9.0f}" if isinstance(v, (int, float)) else f"{'-':>9}"
 rat = lambda v: f"{v:6.2f}" if isinstance(v, (int, float)) else f"{'-':>6}"
 print(f"\nGPU: {summary['device']}")
-print(f"GPU tests: {tests['passed']} passed, {tests['failed']} failed, {tests['skipped']} skipped"
-      + (f"  FAILING: {', '.join(tests['failing'])}" if tests["failing"] else "")
-      + (f"  ({tests['error']})" if "error" in tests else "")
-      + (f"  [{tests['attempts']} runs: crashes excluded one by one]" if tests["attempts"] > 1 else ""))
+for label, t in (("typed tests (nf_tests */CUDA)", typed_tests), ("GPU-only tests (nf_gpu_tests)", tests)):
+    print(f"{label}: {t['passed']} passed, {t['failed']} failed, {t['skipped']} skipped"
+          + (f"  FAILING: {', '.join(t['failing'])}" if t["failing"] else "")
+          + (f"  ({t['error']})" if "error" in t else "")
+          + (f"  [{t['attempts']} runs: crashes excluded one by one]" if t["attempts"] > 1 else ""))
 print(f"smoke: train rc {smoke['train_rc']}; eval cuda {ec}; eval cpu {ep}")
 print(f"\n{'model':9} {'what':28} {'train img/s':>11} {'eval img/s':>10} {'nf/amp':>6} {'nf/compile':>10}")
 for model, e in bench.items():
