@@ -119,6 +119,16 @@ inline void gradcheck(Device device, const std::string& what, const GradFn& f, c
   }
 }
 
+// f() must throw an nf::Error whose message is exactly `message`.
+inline void expect_error_is(const std::function<void()>& f, const std::string& message) {
+  try {
+    f();
+    ADD_FAILURE() << "no error; expected: " << message;
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()), message);
+  }
+}
+
 // Reference tensors written by tests/parity/ref_*.py (PyTorch 1.13) at build time.
 // $NF_PARITY_DIR, when set, replaces the build's folder (a GPU machine's bundle ships them).
 inline io::TensorDict load_ref(const std::string& name) {

@@ -84,15 +84,6 @@ void parity(Device d, const std::string& name, InstanceNormOptions o = {}, doubl
   }
 }
 
-void expect_error(const std::function<void()>& f, const std::string& message) {
-  try {
-    f();
-    ADD_FAILURE() << "no error; expected: " << message;
-  } catch (const Error& e) {
-    EXPECT_EQ(std::string(e.what()), message);
-  }
-}
-
 // A recipe with the given model.layers on 1-channel 8x8 images (an image folder's, which
 // build needs no files for); its parsed model spec.
 ModelSpec listed(const TempDir& dir, const std::string& layers) {
@@ -149,16 +140,16 @@ TEST_P(InstanceNormOp, IsGroupNormWithAGroupPerChannel) {
 
 TEST_P(InstanceNormOp, BadInputsSayWhatIsWrong) {
   const ops::BatchNormState none;
-  expect_error([&] { ops::instance_norm(dev(randn({2, 3, 1, 1}, 15)), Tensor(), Tensor(), none, true, 0.1, 1e-5); },
+  expect_error_is([&] { ops::instance_norm(dev(randn({2, 3, 1, 1}, 15)), Tensor(), Tensor(), none, true, 0.1, 1e-5); },
                "instance_norm: expected more than 1 spatial element per channel, got input [2, 3, 1, 1]");
   const Tensor flat = dev(randn({2, 3}, 16));
-  expect_error([&] { ops::instance_norm(flat, Tensor(), Tensor(), none, true, 0.1, 1e-5); },
+  expect_error_is([&] { ops::instance_norm(flat, Tensor(), Tensor(), none, true, 0.1, 1e-5); },
                "instance_norm: expected input [N, C, L] or [N, C, H, W], got " + flat.str());
   InstanceNorm2d m(4);
   m.to(device());
-  expect_error([&] { m(dev(randn({2, 3, 4, 4}, 17))); },
+  expect_error_is([&] { m(dev(randn({2, 3, 4, 4}, 17))); },
                "InstanceNorm2d(4): input has 3 channels (shape [2, 3, 4, 4]), expected 4");
-  expect_error([&] { m(dev(randn({2, 4, 4}, 18))); }, "InstanceNorm2d: expected 4D input, got shape [2, 4, 4]");
+  expect_error_is([&] { m(dev(randn({2, 4, 4}, 18))); }, "InstanceNorm2d: expected 4D input, got shape [2, 4, 4]");
 }
 
 TEST(InstanceNormLayer, NamesAndPrintoutAsPyTorch) {
