@@ -19,13 +19,8 @@ for split in ("train", "test"):
 PYEOF
 printf 'this is not an image\n' >"$IMGS/train/blue/broken.png"
 R="$TMP/r.yaml"
-cat >"$R" <<YAML
-seed: 0
-threads: 1
-model: {name: resnet8, num_classes: 2}
-data: {dataset: image_folder, root: $IMGS, image_size: 8, batch_size: 7, eval_batch_size: 6, workers: 1}
-trainer: {epochs: 1, log_every: 1, out_dir: $TMP/run}
-YAML
+recipe "$R" model.name=resnet8 model.num_classes=2 data.dataset=image_folder data.root="$IMGS" data.image_size=8 \
+  data.batch_size=7 data.eval_batch_size=6 trainer.log_every=1
 
 expect_error 1 "broken\.png" -- "$NF" train "$R"
 grep -q "train/blue/broken.png" "$TMP/err" || { cat "$TMP/err" >&2; fail "the error does not give the file's path"; }

@@ -3,9 +3,9 @@
 source "$(dirname "$0")/common.bash"
 need_sample
 R="$TMP/r.yaml"
-recipe() { cp configs/smoke.yaml "$R"; printf '%s\n' "$@" >>"$R"; }
+smoke_plus() { cp configs/smoke.yaml "$R"; printf '%s\n' "$@" >>"$R"; }  # smoke.yaml plus these lines
 
-recipe "typo_key: 1"
+smoke_plus "typo_key: 1"
 expect_error 1 "r.yaml:[0-9]+:[0-9]+: unknown key 'typo_key'" -- "$NF" train "$R" --set trainer.out_dir="$TMP/o"
 sed 's/batch_size: 64/batchsize: 64/' configs/smoke.yaml >"$R"
 expect_error 1 "r.yaml:[0-9]+:[0-9]+: unknown key 'data.batchsize' \(did you mean 'data.batch_size'\?\)" -- "$NF" train "$R" --set trainer.out_dir="$TMP/o"

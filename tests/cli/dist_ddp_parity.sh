@@ -22,9 +22,7 @@ need_sample
 write_dist_recipe "$TMP/ref.yaml" "$TMP/unused" 64
 "$PY" tests/parity/ddp_reference.py "$TMP/ref.yaml" "$TMP/ref" ${NF_REAL_DDP:+--ddp} ||
   fail "the PyTorch reference (tests/parity/ddp_reference.py)"
-write_dist_recipe "$TMP/two.yaml" "$TMP/two" 64
-sed -i "s#^model:#model:\n  init: $TMP/ref/init.safetensors#" "$TMP/two.yaml"
-grep -q "init: $TMP/ref/init.safetensors" "$TMP/two.yaml" || fail "could not set model.init"
+write_dist_recipe "$TMP/two.yaml" "$TMP/two" 64 model.init="$TMP/ref/init.safetensors"
 mpirun2 "$NF" train "$TMP/two.yaml" >"$TMP/two.log" 2>&1 || { cat "$TMP/two.log"; fail "2 ranks x 64, no sync"; }
 grep -q "BatchNorm per rank" "$TMP/two.log" || { cat "$TMP/two.log"; fail "the run is not data parallel with per-rank BatchNorm"; }
 

@@ -22,9 +22,8 @@
 source "$(dirname "$0")/common.bash"
 source "$(dirname "$0")/dist_common.bash"
 need_sample
-write_dist_recipe "$TMP/one.yaml" "$TMP/one" 128 "  # one rank"
-write_dist_recipe "$TMP/two.yaml" "$TMP/two" 64
-sed -i 's/^model:/model:\n  bn: {sync: true}/' "$TMP/one.yaml" "$TMP/two.yaml"
+write_dist_recipe "$TMP/one.yaml" "$TMP/one" 128 model.bn.sync=true
+write_dist_recipe "$TMP/two.yaml" "$TMP/two" 64 model.bn.sync=true
 write_dist_recipe "$TMP/nosync.yaml" "$TMP/nosync" 64
 "$NF" train "$TMP/one.yaml" >"$TMP/one.log" 2>&1 || { cat "$TMP/one.log"; fail "1 rank x 128"; }
 "$NF" train "$TMP/one.yaml" --set threads=2 --set trainer.out_dir="$TMP/floor" >"$TMP/floor.log" 2>&1 ||
@@ -75,9 +74,7 @@ off = max(np.abs(c[k].astype(np.float64) - a[k]).max() / np.abs(a[k]).max() for 
 print(f'without sync: running_var differs from 1 x 128 by up to {off:.1e} relative')
 assert off > 1e-4, 'without sync the running statistics should differ from the global batch ones'
 " || fail "sync BatchNorm equivalence"
-write_dist_recipe "$TMP/uneven.yaml" "$TMP/uneven" 96
-sed -i 's/^  layers:/  bn: {sync: true}\n  layers:\n    - batch_norm: {}/' "$TMP/uneven.yaml"
-sed -i 's/^  max_steps: 3/  max_steps: 1/' "$TMP/uneven.yaml"
+write_dist_recipe "$TMP/uneven.yaml" "$TMP/uneven" 96 model.bn.sync=true trainer.max_steps=1 -- "- batch_norm: {}" "${DIST_LAYERS[@]}"
 "${MPIRUN[@]}" -np 1 "$NF" train "$TMP/uneven.yaml" : -np 1 "$NF" train "$TMP/uneven.yaml" --set data.batch_size=32 \
   >"$TMP/uneven.log" 2>&1 || { cat "$TMP/uneven.log"; fail "uneven ranks"; }
 st_py "

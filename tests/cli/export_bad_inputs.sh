@@ -16,14 +16,14 @@ expect_failure() {  # expect_failure PATTERN -- command...
 clean() { [ "$(ls -A "$O" | sort | tr '\n' ' ')" = "existing existing.onnx " ] ||
   fail "a failed command left files behind: $(ls -A "$O" | tr '\n' ' ')"; }
 
-cat >"$TMP/r.yaml" <<YAML
-seed: 0
-threads: 2
-model: {name: resnet20}
-data: {dataset: cifar10, root: $SAMPLE, batch_size: 16, eval_batch_size: 500, workers: 0}
-trainer: {epochs: 1, max_steps: 1, eval_every: 0, checkpoint_every: 0, out_dir: $TMP/run}
-YAML
-sed 's/resnet20/resnet32/' "$TMP/r.yaml" >"$TMP/r32.yaml"
+# recipe_on_sample FILE OUT_DIR [KEY=VALUE...] [-- LAYER...]: one step on the sample, no evaluation.
+recipe_on_sample() {
+  local file=$1 out=$2; shift 2
+  recipe "$file" threads=2 data.batch_size=16 data.eval_batch_size=500 data.workers=0 trainer.max_steps=1 \
+    trainer.eval_every=0 trainer.checkpoint_every=0 trainer.out_dir="$out" "$@"
+}
+recipe_on_sample "$TMP/r.yaml" "$TMP/run" model.name=resnet20
+recipe_on_sample "$TMP/r32.yaml" "$TMP/run" model.name=resnet32
 "$NF" train "$TMP/r.yaml" >"$TMP/log" 2>&1 || { cat "$TMP/log"; fail "training ResNet-20"; }
 C="$TMP/run/final"
 O="$TMP/o"
@@ -60,14 +60,8 @@ clean
 [ "$before" = "$(snapshot)" ] || fail "a failed export changed an existing target"
 
 # A BatchNorm without running statistics has no inference form: no ONNX export.
-cat >"$TMP/nt.yaml" <<YAML
-seed: 0
-threads: 2
-model:
-  layers: [{conv: {out: 8, kernel: 3}}, {batch_norm: {track_running_stats: false}}, relu, global_avg_pool, flatten, {linear: {out: classes}}]
-data: {dataset: cifar10, root: $SAMPLE, batch_size: 16, eval_batch_size: 500, workers: 0}
-trainer: {epochs: 1, max_steps: 1, eval_every: 0, checkpoint_every: 0, out_dir: $TMP/nt}
-YAML
+recipe_on_sample "$TMP/nt.yaml" "$TMP/nt" -- "- {conv: {out: 8, kernel: 3}}" "- {batch_norm: {track_running_stats: false}}" \
+  "- relu" "- global_avg_pool" "- flatten" "- {linear: {out: classes}}"
 "$NF" train "$TMP/nt.yaml" >"$TMP/log" 2>&1 || { cat "$TMP/log"; fail "training the network without running statistics"; }
 expect_failure "track_running_stats|running statistics" -- "$NF" export "$TMP/nt.yaml" --checkpoint "$TMP/nt/final" --format onnx -o "$O/nt.onnx"
 clean

@@ -13,19 +13,19 @@ testset() {
   echo "$d"
 }
 
-# model NAME K MEAN STD MODEL-LINES...: $TMP/NAME/r.yaml on the first K test images, then
-# train 3 steps, spread the BatchNorm affine parameters, recalibrate over 2 batches
-# ($TMP/NAME/ckpt) and write normforge's logits ($TMP/NAME/logits.npy).
+# model NAME K MEAN STD [KEY=VALUE...] [-- LAYER...]: $TMP/NAME/r.yaml (common.bash's recipe
+# with these model keys or layers) on the first K test images, then train 3 steps, spread
+# the BatchNorm affine parameters, recalibrate over 2 batches ($TMP/NAME/ckpt) and write
+# normforge's logits ($TMP/NAME/logits.npy).
 model() {
   local name=$1 k=$2 mean=$3 std=$4 data norm=""; shift 4
   data=$(testset "$k")
   [ "$mean" = "[]" ] || norm="{normalize: {mean: $mean, std: $std}}"
   mkdir -p "$TMP/$name"
   echo "$data" >"$TMP/$name/data"
-  { echo "seed: 0"; echo "threads: 2"; echo "model:"; printf '  %s\n' "$@"
-    echo "data: {dataset: cifar10, root: $data, batch_size: 16, eval_batch_size: 100, workers: 0, train_transforms: [$norm], test_transforms: [$norm]}"
-    echo "optimizer: {lr: 0.05}"
-    echo "trainer: {epochs: 1, max_steps: 3, eval_every: 0, checkpoint_every: 0, out_dir: $TMP/$name/run}"; } >"$TMP/$name/r.yaml"
+  recipe "$TMP/$name/r.yaml" threads=2 data.root="$data" data.batch_size=16 data.eval_batch_size=100 data.workers=0 \
+    data.train_transforms="[$norm]" data.test_transforms="[$norm]" trainer.max_steps=3 trainer.eval_every=0 \
+    trainer.checkpoint_every=0 trainer.out_dir="$TMP/$name/run" "$@"
   local r="$TMP/$name/r.yaml"
   # (training ends with an evaluation: on 16 test images, to save time)
   "$NF" train "$r" --set data.root="$(testset 16)" >"$TMP/$name/log" 2>&1 || { cat "$TMP/$name/log"; fail "$name: train"; }
@@ -39,23 +39,25 @@ model() {
 # The listed network of the export tests: a BatchNorm after a conv with a bias (1), one
 # after a ReLU (3), GroupNorm, a residual block with BatchNorms after its three convs,
 # LayerNorm on images (9) and on features (13), dropout, a BatchNorm1d head (14-17).
-LISTED=("layers:"
-  "  - {conv: {out: 16, kernel: 3, padding: 1}}" "  - batch_norm" "  - relu" "  - batch_norm"
-  "  - {conv: {out: 16, kernel: 3, padding: 1, bias: false}}" "  - {group_norm: {groups: 4}}" "  - relu"
-  "  - residual: {body: [{conv: {out: 32, kernel: 3, stride: 2, padding: 1, bias: false}}, batch_norm, relu, {conv: {out: 32, kernel: 3, padding: 1, bias: false}}, batch_norm], shortcut: [{conv: {out: 32, kernel: 1, stride: 2, bias: false}}, batch_norm]}"
-  "  - relu" "  - layer_norm" "  - {dropout: {p: 0.3}}" "  - global_avg_pool" "  - flatten" "  - layer_norm"
-  "  - {linear: {out: 32}}" "  - batch_norm" "  - relu" "  - {linear: {out: classes}}")
+LISTED=(
+  "- {conv: {out: 16, kernel: 3, padding: 1}}" "- batch_norm" "- relu" "- batch_norm"
+  "- {conv: {out: 16, kernel: 3, padding: 1, bias: false}}" "- {group_norm: {groups: 4}}" "- relu"
+  "- residual: {body: [{conv: {out: 32, kernel: 3, stride: 2, padding: 1, bias: false}}, batch_norm, relu, {conv: {out: 32, kernel: 3, padding: 1, bias: false}}, batch_norm], shortcut: [{conv: {out: 32, kernel: 1, stride: 2, bias: false}}, batch_norm]}"
+  "- relu" "- layer_norm" "- {dropout: {p: 0.3}}" "- global_avg_pool" "- flatten" "- layer_norm"
+  "- {linear: {out: 32}}" "- batch_norm" "- relu" "- {linear: {out: classes}}")
 # Its BatchNorms directly after a conv, and those convs.
 LISTED_FOLDED='{"1": "0", "7.body.1": "7.body.0", "7.body.4": "7.body.3", "7.shortcut.1": "7.shortcut.0"}'
 
 # The layer arguments the listed network lacks: BatchNorm without affine (1), average
 # pooling with padding (3), a dilated grouped conv, ghost BatchNorm (5), max pooling with
-# padding, repeat with identity-shortcut residuals (8, 9), linear without bias.
-EDGE=("layers:"
-  "  - {conv: {out: 16, kernel: 3, padding: 1, bias: false}}" "  - {batch_norm: {affine: false}}" "  - relu"
-  "  - {avg_pool: {kernel: 3, stride: 1, padding: 1}}" "  - {conv: {out: 16, kernel: 3, padding: 2, dilation: 2, groups: 4}}"
-  "  - {batch_norm: {virtual_batch: 4}}" "  - relu" "  - {max_pool: {kernel: 3, stride: 2, padding: 1}}"
-  "  - {repeat: {times: 2, layers: [{residual: {body: [{conv: {out: 16, kernel: 3, padding: 1, bias: false}}, batch_norm, relu]}}]}}"
-  "  - {avg_pool: {kernel: 2}}" "  - global_avg_pool" "  - flatten" "  - {linear: {out: 16, bias: false}}" "  - relu"
-  "  - {linear: {out: classes}}")
+# padding, repeat with identity-shortcut residuals (8, 9), instance norm with affine
+# parameters (11) and with running statistics (12), linear without bias.
+EDGE=(
+  "- {conv: {out: 16, kernel: 3, padding: 1, bias: false}}" "- {batch_norm: {affine: false}}" "- relu"
+  "- {avg_pool: {kernel: 3, stride: 1, padding: 1}}" "- {conv: {out: 16, kernel: 3, padding: 2, dilation: 2, groups: 4}}"
+  "- {batch_norm: {virtual_batch: 4}}" "- relu" "- {max_pool: {kernel: 3, stride: 2, padding: 1}}"
+  "- {repeat: {times: 2, layers: [{residual: {body: [{conv: {out: 16, kernel: 3, padding: 1, bias: false}}, batch_norm, relu]}}]}}"
+  "- {avg_pool: {kernel: 2}}" "- {instance_norm: {affine: true}}" "- {instance_norm: {track_running_stats: true}}"
+  "- global_avg_pool" "- flatten" "- {linear: {out: 16, bias: false}}" "- relu"
+  "- {linear: {out: classes}}")
 EDGE_FOLDED='{"1": "0", "5": "4", "8.body.1": "8.body.0", "9.body.1": "9.body.0"}'

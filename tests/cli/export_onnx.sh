@@ -35,7 +35,7 @@ verify() {
 }
 
 # ResNet-20, projection shortcuts, all 1,000 test images; also --batch 4 and predict --onnx.
-model r20proj 1000 "$CIFAR_MEAN" "$CIFAR_STD" "name: resnet20" "shortcut: projection"
+model r20proj 1000 "$CIFAR_MEAN" "$CIFAR_STD" model.name=resnet20 model.shortcut=projection
 export_both r20proj
 "$NF" export "$TMP/r20proj/r.yaml" --checkpoint "$TMP/r20proj/ckpt" --format onnx --batch 4 -o "$TMP/r20proj/b4.onnx" \
   >"$TMP/log" 2>&1 || { cat "$TMP/log"; fail "r20proj: export --batch 4"; }
@@ -54,20 +54,20 @@ done
 echo "[${SECONDS}s] resnet20 projection: ok"
 
 # ResNet-20, option-A shortcuts (each becomes a fixed 1x1 strided Conv: 2 Conv nodes more).
-model r20pad 1000 "$CIFAR_MEAN" "$CIFAR_STD" "name: resnet20" "shortcut: pad"
+model r20pad 1000 "$CIFAR_MEAN" "$CIFAR_STD" model.name=resnet20 model.shortcut=pad
 export_both r20pad
 verify r20pad "$CIFAR_MEAN" "$CIFAR_STD" 2
 echo "[${SECONDS}s] resnet20 pad: ok"
 
 # PreAct-ResNet-18 on the first 300 test images (its BatchNorms mostly precede convolutions).
-model preact 300 "[0.5, 0.5, 0.5]" "[0.25, 0.25, 0.25]" "name: preact_resnet18"
+model preact 300 "[0.5, 0.5, 0.5]" "[0.25, 0.25, 0.25]" model.name=preact_resnet18
 export_both preact
 verify preact "[0.5, 0.5, 0.5]" "[0.25, 0.25, 0.25]" 0
 echo "[${SECONDS}s] preact_resnet18: ok"
 
 # A listed network, no normalize (metadata mean/std []): explicit --fold-bn --batch dynamic
 # writes the same file as the defaults.
-model listed 1000 "[]" "[]" "${LISTED[@]}"
+model listed 1000 "[]" "[]" -- "${LISTED[@]}"
 export_both listed
 "$NF" export "$TMP/listed/r.yaml" --checkpoint "$TMP/listed/ckpt" --format onnx --fold-bn --batch dynamic \
   -o "$TMP/listed/explicit.onnx" >"$TMP/log" 2>&1 || { cat "$TMP/log"; fail "listed: export --fold-bn --batch dynamic"; }
@@ -83,7 +83,7 @@ echo "[${SECONDS}s] listed network: ok"
 # The layer arguments the networks above lack (export_common.bash), among them average
 # pooling with padding: PyTorch's count_include_pad=True, which OpenCV 4.6 ignores in an
 # ONNX AveragePool (Pad + AveragePool without pads runs right).
-model edge 1000 "[0.5, 0.4, 0.3]" "[0.2, 0.3, 0.25]" "${EDGE[@]}"
+model edge 1000 "[0.5, 0.4, 0.3]" "[0.2, 0.3, 0.25]" -- "${EDGE[@]}"
 export_both edge
 verify edge "[0.5, 0.4, 0.3]" "[0.2, 0.3, 0.25]" 0
 echo "[${SECONDS}s] edge layers: ok"

@@ -39,7 +39,7 @@ folded() {
     fail "$name: bench --json on the folded export: $(tail -1 "$TMP/log")"
 }
 
-model r20 1000 "$CIFAR_MEAN" "$CIFAR_STD" "name: resnet20" "shortcut: projection"
+model r20 1000 "$CIFAR_MEAN" "$CIFAR_STD" model.name=resnet20 model.shortcut=projection
 # ResNet-20: conv1/bn1, layerS.B.conv1/bn1 and conv2/bn2, layerS.0.downsample.0/1.
 R20_FOLDED=$(st_py "
 print(json.dumps({p: p[:-3] + 'conv' + p[-1] if p.endswith(('bn1', 'bn2')) else p[:-1] + '0'
@@ -48,10 +48,10 @@ print(json.dumps({p: p[:-3] + 'conv' + p[-1] if p.endswith(('bn1', 'bn2')) else 
 folded r20 "$R20_FOLDED"
 echo "[${SECONDS}s] resnet20: ok"
 
-model listed 1000 "[]" "[]" "${LISTED[@]}"
+model listed 1000 "[]" "[]" -- "${LISTED[@]}"
 folded listed "$LISTED_FOLDED"
 echo "[${SECONDS}s] listed network: ok"
-model edge 1000 "[0.5, 0.4, 0.3]" "[0.2, 0.3, 0.25]" "${EDGE[@]}"
+model edge 1000 "[0.5, 0.4, 0.3]" "[0.2, 0.3, 0.25]" -- "${EDGE[@]}"
 folded edge "$EDGE_FOLDED"
 echo "[${SECONDS}s] edge layers: ok"
 echo "export_safetensors: ok"

@@ -29,34 +29,9 @@ need_shim
 T0=$SECONDS
 
 make_slice "$TMP/data" 256 64
-cat >"$TMP/r.yaml" <<EOF
-seed: 0
-threads: 1
-model:
-  num_classes: 10
-  layers:
-    - {conv: {out: 8, kernel: 3, padding: 1, bias: false}}
-    - batch_norm
-    - relu
-    - {max_pool: {kernel: 2}}
-    - {conv: {out: 16, kernel: 3, padding: 1, bias: false}}
-    - batch_norm
-    - relu
-    - global_avg_pool
-    - flatten
-    - {dropout: {p: 0.2}}
-    - {linear: {out: classes}}
-data:
-  dataset: cifar10
-  root: $TMP/data
-  batch_size: 32
-  eval_batch_size: 64
-  workers: 1
-  train_transforms: [{random_crop: {size: 32, padding: 4}}, {hflip: {p: 0.5}}]
-optimizer: {name: sgd, lr: 0.05, momentum: 0.9}
-schedule: {name: constant}
-trainer: {epochs: 2, checkpoint_every: 1, log_every: 100}
-EOF
+recipe "$TMP/r.yaml" dropout=0.2 data.root="$TMP/data" data.batch_size=32 \
+  data.train_transforms="[{random_crop: {size: 32, padding: 4}}, {hflip: {p: 0.5}}]" optimizer.momentum=0.9 \
+  schedule.name=constant trainer.epochs=2 trainer.checkpoint_every=1 trainer.log_every=100 trainer.out_dir=-
 train() { "$NF" train "$TMP/r.yaml" "$@"; }
 
 train --set trainer.out_dir="$TMP/ref" >/dev/null 2>&1 || fail "the uninterrupted 2-epoch run failed"

@@ -5,19 +5,18 @@ source "$(dirname "$0")/common.bash"
 FMNIST=/usr/share/datasets/fashion-mnist
 [ -f "$FMNIST/train-images-idx3-ubyte.gz" ] || { echo "SKIP: Fashion-MNIST not at $FMNIST"; exit 77; }
 
-# listed NAME DATA LAYERS...: writes $TMP/NAME.yaml with the layer lines (YAML list items).
+# listed NAME DATA LAYERS...: writes $TMP/NAME.yaml with the layer lines (YAML list items);
+# DATA is "fm" (Fashion-MNIST) or "cifar" (the CIFAR-10 sample).
 listed() {
-  local name=$1 data=$2; shift 2
-  { echo "seed: 0"; echo "threads: 2"; echo "model:"; echo "  in_channels: ${IN:-1}"; echo "  layers:"
-    printf '    %s\n' "$@"
-    echo "data: $data"
-    echo "optimizer: {lr: 0.05}"
-    echo "trainer: {epochs: 1, max_steps: 1, out_dir: $TMP/run_$name}"; } >"$TMP/$name.yaml"
+  local name=$1 data=(data.dataset=fashion_mnist data.batch_size=16 data.eval_batch_size=1000 data.workers=0)
+  [ "$2" = fm ] || data=(data.batch_size=100 data.eval_batch_size=500 data.workers=2)
+  shift 2
+  recipe "$TMP/$name.yaml" threads=2 model.in_channels="${IN:-1}" "${data[@]}" trainer.max_steps=1 \
+    trainer.out_dir="$TMP/run_$name" -- "$@"
 }
-FM="{dataset: fashion_mnist, batch_size: 16, eval_batch_size: 1000, workers: 0}"
 
 # Every layer type, ghost BN, BN1d, GroupNorm/LayerNorm on images and features, repeat, a named layer.
-listed all "$FM" \
+listed all fm \
   "- {conv: {out: 8, kernel: 3, padding: 1, bias: false}}" "- batch_norm" "- relu" "- {max_pool: {kernel: 2}}" \
   "- {dropout: {p: 0.1}}" \
   "- residual: {body: [{conv: {out: 16, kernel: 3, stride: 2, padding: 1}}, {batch_norm: {virtual_batch: 4}}, relu, {conv: {out: 16, kernel: 3, padding: 1, dilation: 1, groups: 2}}, batch_norm], shortcut: [{conv: {out: 16, kernel: 1, stride: 2}}, batch_norm]}" \
@@ -37,7 +36,7 @@ assert int(w['16.num_batches_tracked']) == 1
 # Bad networks: exit 1, one line, FILE:LINE:COL and both shapes.
 bad() {  # bad PATTERN LAYERS...
   local pattern=$1; shift
-  listed bad "$FM" "$@"
+  listed bad fm "$@"
   expect_error 1 "bad.yaml:[0-9]+:[0-9]+: $pattern" -- "$NF" train "$TMP/bad.yaml"
 }
 bad "model.layers\[1\] \(residual\): its body gives \[N, 16, 28, 28\] but its shortcut gives \[N, 8, 28, 28\]" \
@@ -54,7 +53,7 @@ bad "model.layers\[0\].dropout.p: 1.5 is out of range" "- {dropout: {p: 1.5}}"
 bad "model.layers\[0\].batch_norm.virtual_batch: 1 is out of range" "- {batch_norm: {virtual_batch: 1}}"
 bad "model.layers\[1\] \(conv\): the name 'a' is already taken" "- {conv: {out: 6, kernel: 3}, name: a}" "- {conv: {out: 6, kernel: 3}, name: a}"
 bad "model.layers\[0\].repeat.times: required" "- {repeat: {layers: [relu]}}"
-listed both "$FM" "- relu"
+listed both fm "- relu"
 sed -i 's/^model:$/model:\n  name: resnet8/' "$TMP/both.yaml"
 expect_error 1 "both.yaml:[0-9]+:[0-9]+: model.name: give model.name .* or model.layers" -- "$NF" train "$TMP/both.yaml"
 expect_error 1 "set model.dropout=0.2: model.dropout: belongs to the built-in models" -- "$NF" train "$TMP/bad.yaml" --set model.dropout=0.2
@@ -62,7 +61,7 @@ expect_error 1 "set model.dropout=0.2: model.dropout: belongs to the built-in mo
 # Resume: a listed network with dropout and ghost BN, interrupted after epoch 1 of 3,
 # ends bitwise where the uninterrupted run ends (CIFAR-10 sample: 2,000 images).
 need_sample
-IN=3 listed res "{dataset: cifar10, root: $SAMPLE, batch_size: 100, eval_batch_size: 500, workers: 2}" \
+IN=3 listed res cifar \
   "- {conv: {out: 8, kernel: 3, padding: 1, bias: false}}" "- {batch_norm: {virtual_batch: 25}}" "- relu" \
   "- {residual: {body: [{conv: {out: 8, kernel: 3, padding: 1}}, {group_norm: {groups: 2}}, relu], shortcut: []}}" \
   "- {dropout: {p: 0.3}}" "- global_avg_pool" "- flatten" "- {linear: {out: classes}}"

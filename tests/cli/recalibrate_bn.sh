@@ -10,27 +10,10 @@ FMNIST=/usr/share/datasets/fashion-mnist
 [ -f "$FMNIST/train-images-idx3-ubyte.gz" ] || { echo "SKIP: Fashion-MNIST not at $FMNIST"; exit 77; }
 
 # (1) A listed network on the CIFAR-10 sample, in file order, no augmentation.
-cat >"$TMP/net.yaml" <<YAML
-seed: 0
-threads: 2
-conv_algorithm: direct
-model:
-  layers:
-    - {conv: {out: 8, kernel: 3, padding: 1}}
-    - batch_norm
-    - relu
-    - {max_pool: {kernel: 2}}
-    - {conv: {out: 16, kernel: 3, padding: 1}}
-    - {batch_norm: {momentum: 0.3}}
-    - relu
-    - global_avg_pool
-    - flatten
-    - {linear: {out: 16}}
-    - batch_norm
-    - relu
-    - {linear: {out: classes}}
-data: {dataset: cifar10, root: $SAMPLE, batch_size: 50, shuffle: false, workers: 0}
-YAML
+recipe "$TMP/net.yaml" threads=2 conv_algorithm=direct data.batch_size=50 data.shuffle=false data.workers=0 -- \
+  "- {conv: {out: 8, kernel: 3, padding: 1}}" "- batch_norm" "- relu" "- {max_pool: {kernel: 2}}" \
+  "- {conv: {out: 16, kernel: 3, padding: 1}}" "- {batch_norm: {momentum: 0.3}}" "- relu" "- global_avg_pool" \
+  "- flatten" "- {linear: {out: 16}}" "- batch_norm" "- relu" "- {linear: {out: classes}}"
 "$PY" - "$TMP" "$SAMPLE" <<'PYEOF' || fail "PyTorch reference"
 import sys, numpy as np, torch, torch.nn as nn
 sys.path.insert(0, "tests/parity")
@@ -87,26 +70,8 @@ for split, n in (("train", 10000), ("t10k", 10000)):
     open(f"{dst}/{split}-images-idx3-ubyte", "wb").write(head + shifted.tobytes())
     open(f"{dst}/{split}-labels-idx1-ubyte", "wb").write(np.array([2049, n], ">i4").tobytes() + lab[8 : 8 + n])
 PYEOF
-cat >"$TMP/fm.yaml" <<YAML
-seed: 0
-threads: 2
-model:
-  in_channels: 1
-  layers:
-    - {conv: {out: 16, kernel: 3, padding: 1, bias: false}}
-    - batch_norm
-    - relu
-    - {max_pool: {kernel: 2}}
-    - {conv: {out: 32, kernel: 3, padding: 1, bias: false}}
-    - batch_norm
-    - relu
-    - global_avg_pool
-    - flatten
-    - {linear: {out: classes}}
-data: {dataset: fashion_mnist, batch_size: 64, eval_batch_size: 1000, workers: 1}
-optimizer: {lr: 0.05}
-trainer: {epochs: 1, max_steps: 300, log_every: 100, eval_every: 0, out_dir: $TMP/fm}
-YAML
+recipe "$TMP/fm.yaml" threads=2 model.in_channels=1 width=16 data.dataset=fashion_mnist data.eval_batch_size=1000 \
+  trainer.max_steps=300 trainer.log_every=100 trainer.eval_every=0 trainer.out_dir="$TMP/fm"
 "$NF" train "$TMP/fm.yaml" >/dev/null 2>&1 || fail "training the Fashion-MNIST model"
 top1() { "$NF" eval "$TMP/fm.yaml" --checkpoint "$1" --set data.root="$TMP/shifted" --json 2>/dev/null |
   "$PY" -c "import json, sys; print(json.load(sys.stdin)['top1'])"; }

@@ -11,22 +11,8 @@ need_sample
 T0=$SECONDS
 
 make_slice "$TMP/data" 256 64
-cat >"$TMP/r.yaml" <<EOF
-seed: 0
-threads: 1
-model:
-  num_classes: 10
-  layers:
-    - {conv: {out: 8, kernel: 3, padding: 1, bias: false}}
-    - batch_norm
-    - relu
-    - global_avg_pool
-    - flatten
-    - {linear: {out: classes}}
-data: {dataset: cifar10, root: $TMP/data, batch_size: 64, eval_batch_size: 64, workers: 1}
-optimizer: {name: sgd, lr: 0.05}
-trainer: {epochs: 2, checkpoint_every: 1, checkpoint_every_steps: 3, log_every: 100}
-EOF
+recipe "$TMP/r.yaml" data.root="$TMP/data" trainer.epochs=2 trainer.checkpoint_every=1 \
+  trainer.checkpoint_every_steps=3 trainer.log_every=100 trainer.out_dir=-
 R="$TMP/run"
 "$NF" train "$TMP/r.yaml" --set trainer.out_dir="$R" >/dev/null 2>&1 || fail "the training run failed"
 for d in final checkpoints/epoch_0001 checkpoints/epoch_0002 checkpoints/best checkpoints/step_0000006; do
