@@ -43,65 +43,51 @@ PYEOF
 
 # recipe FILE [KEY=VALUE...] [-- LAYER...]: writes the small recipe the tests train: the
 # defaults below, each KEY=VALUE set as `--set` would (KEY a dotted recipe path, VALUE
-# YAML; "-" drops the key), as block YAML. The network is model.name when given, else the
-# LAYER lines (YAML list items: "- batch_norm", "- {conv: {out: 8, kernel: 3}}"), else a
-# small CNN: conv W, BN, ReLU, max pool 2, conv 2W, BN, ReLU, global average pool,
+# YAML, written as given; "-" drops the key), as block YAML. The network is model.name when
+# given, else the LAYER lines (YAML list items: "- batch_norm", "- {conv: {out: 8, kernel: 3}}"),
+# else a small CNN: conv W, BN, ReLU, max pool 2, conv 2W, BN, ReLU, global average pool,
 # flatten, [dropout P,] linear, with W and P from the pseudo-keys width=W (8) and dropout=P.
 # Defaults: seed 0, threads 1, the CIFAR-10 sample (data.root is dropped for another
 # data.dataset unless given), batch 64, eval batch 64, 1 worker, SGD lr 0.05, 1 epoch,
 # out_dir $TMP/run.
 recipe() {
-  local file=$1 width=8 dropout="" k v i j n pre layers=() lines=()
-  shift
-  local -a keys=(seed threads model.layers data.dataset data.root data.batch_size data.eval_batch_size
-    data.workers optimizer.name optimizer.lr trainer.epochs trainer.out_dir)
-  local -A val=([seed]=0 [threads]=1 [model.layers]="" [data.dataset]=cifar10 [data.root]="" [data.batch_size]=64
-    [data.eval_batch_size]=64 [data.workers]=1 [optimizer.name]=sgd [optimizer.lr]=0.05 [trainer.epochs]=1
-    [trainer.out_dir]="$TMP/run")
-  while [ $# -gt 0 ] && [ "$1" != -- ]; do
-    k=${1%%=*} v=${1#*=}
-    shift
-    case $k in width) width=$v; continue ;; dropout) dropout=$v; continue ;; esac
-    if [ -z "${val[$k]+set}" ]; then  # a new key: after its longest-prefix kin
-      pre=$k j=${#keys[@]}
-      while [ "$j" = ${#keys[@]} ] && [[ $pre == *.* ]]; do
-        pre=${pre%.*}
-        for i in "${!keys[@]}"; do [[ ${keys[$i]} == "$pre".* ]] && j=$((i + 1)); done
-      done
-      keys=("${keys[@]:0:j}" "$k" "${keys[@]:j}")
-    fi
-    val[$k]=$v
-  done
-  [ "${1:-}" != -- ] || { shift; layers=("$@"); }
-  if [ -z "${val[data.root]}" ]; then  # the sample for CIFAR-10, the dataset's default otherwise
-    val[data.root]=-
-    [ "${val[data.dataset]}" != cifar10 ] || val[data.root]=$SAMPLE
-  fi
-  if [ -n "${val[model.name]+set}" ]; then
-    layers=()
-  elif [ ${#layers[@]} = 0 ]; then
-    layers=("- {conv: {out: $width, kernel: 3, padding: 1, bias: false}}" "- batch_norm" "- relu" "- {max_pool: {kernel: 2}}"
-      "- {conv: {out: $((2 * width)), kernel: 3, padding: 1, bias: false}}" "- batch_norm" "- relu"
-      "- global_avg_pool" "- flatten" ${dropout:+"- {dropout: {p: $dropout}}"} "- {linear: {out: classes}}")
-  fi
-  local prev=()
-  for k in "${keys[@]}"; do
-    if [ "$k" = model.layers ]; then
-      [ ${#layers[@]} -gt 0 ] || continue
-    elif [ "${val[$k]}" = - ]; then
-      continue
-    fi
-    IFS=. read -r -a c <<<"$k"
-    n=${#c[@]} j=0
-    while [ "$j" -lt $((n - 1)) ] && [ "${prev[$j]:-}" = "${c[$j]}" ]; do j=$((j + 1)); done
-    for ((i = j; i < n - 1; i++)); do lines+=("$(printf '%*s' $((2 * i)) '')${c[$i]}:"); done
-    if [ "$k" = model.layers ]; then
-      lines+=("$(printf '%*s' $((2 * n - 2)) '')layers:")
-      for v in "${layers[@]}"; do lines+=("$(printf '%*s' $((2 * n)) '')$v"); done
-    else
-      lines+=("$(printf '%*s' $((2 * n - 2)) '')${c[n - 1]}: ${val[$k]}")
-    fi
-    prev=("${c[@]}")
-  done
-  printf '%s\n' "${lines[@]}" >"$file"
+  "$PY" - "$SAMPLE" "$TMP" "$@" <<'PYEOF'
+import sys
+sample, tmp, file, *args = sys.argv[1:]
+sets, layers = (args[: args.index("--")], args[args.index("--") + 1 :]) if "--" in args else (args, [])
+given = dict(a.split("=", 1) for a in sets)
+width, dropout = int(given.pop("width", 8)), given.pop("dropout", "")
+values = {"seed": "0", "threads": "1", "model.layers": None, "data.dataset": "cifar10", "data.root": "",
+          "data.batch_size": "64", "data.eval_batch_size": "64", "data.workers": "1", "optimizer.name": "sgd",
+          "optimizer.lr": "0.05", "trainer.epochs": "1", "trainer.out_dir": tmp + "/run"}
+values.update(given)
+if not values["data.root"]:  # the sample for CIFAR-10, the dataset's default otherwise
+    values["data.root"] = sample if values["data.dataset"] == "cifar10" else "-"
+if "model.name" in values:
+    layers = []
+elif not layers:
+    layers = [f"- {{conv: {{out: {width}, kernel: 3, padding: 1, bias: false}}}}", "- batch_norm", "- relu",
+              "- {max_pool: {kernel: 2}}", f"- {{conv: {{out: {2 * width}, kernel: 3, padding: 1, bias: false}}}}",
+              "- batch_norm", "- relu", "- global_avg_pool", "- flatten"]
+    layers += [f"- {{dropout: {{p: {dropout}}}}}"] * bool(dropout) + ["- {linear: {out: classes}}"]
+tree = {}  # keys grouped under their parents, in the order first given
+for key, v in values.items():
+    if v == "-":
+        continue
+    *parents, leaf = key.split(".")
+    node = tree
+    for p in parents:
+        node = node.setdefault(p, {})
+    node[leaf] = v
+def emit(node, pad):  # the lines of a mapping; a key with nothing under it is left out
+    lines = []
+    for k, v in node.items():
+        below = emit(v, pad + "  ") if isinstance(v, dict) else [f"{pad}  {line}" for line in layers] if v is None else None
+        if below is None:
+            lines.append(f"{pad}{k}: {v}")
+        elif below:
+            lines += [f"{pad}{k}:"] + below
+    return lines
+open(file, "w").write("\n".join(emit(tree, "")) + "\n")
+PYEOF
 }
